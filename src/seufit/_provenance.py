@@ -1,0 +1,41 @@
+"""What a result needs to be reproduced: versions, input hash, options, seed."""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+
+__all__ = ["versions", "provenance"]
+
+
+def _version(pkg: str) -> str | None:
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def versions() -> dict[str, str | None]:
+    """Versions of seufit, Python and the numerical libraries."""
+    return {
+        "seufit": _version("seufit"),
+        "python": platform.python_version(),
+        "numpy": _version("numpy"),
+        "scipy": _version("scipy"),
+        "pandas": _version("pandas"),
+    }
+
+
+def provenance(data, options: dict, seed: int | None = None) -> dict:
+    """Provenance block: no timestamp, so that the same inputs give the same record."""
+    out = {
+        "package": "seufit",
+        "version": _version("seufit"),
+        "versions": versions(),
+        "input": data.source,
+        "input_sha256": data.sha256,
+        "options": dict(options),
+    }
+    if seed is not None:
+        out["seed"] = seed
+    return out

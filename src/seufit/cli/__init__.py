@@ -1,0 +1,73 @@
+"""The ``seufit`` command line.
+
+Exit codes: 0 success, 2 bad input or usage (one line on stderr), 1 internal error.
+Set ``SEUFIT_DEBUG=1`` to get the traceback of an internal error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+
+from ..data import DataError
+
+__all__ = ["main", "cli"]
+
+
+class _Group(click.Group):
+    """Turns DataError and option errors into one-line messages and exit code 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except DataError as exc:
+            click.echo(f"seufit: error: {exc}", err=True)
+            ctx.exit(2)
+        except ValueError as exc:
+            click.echo(f"seufit: error: {exc}", err=True)
+            ctx.exit(2)
+        except Exception as exc:  # noqa: BLE001 - last line of defence of a CLI
+            if os.environ.get("SEUFIT_DEBUG"):
+                traceback.print_exc()
+            msg = str(exc).splitlines()[0] if str(exc) else ""
+            click.echo(f"seufit: internal error: {type(exc).__name__}: {msg} "
+                       "(set SEUFIT_DEBUG=1 for the traceback)", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="seufit")
+def cli() -> None:
+    """seufit: Poisson maximum-likelihood Weibull fits of SEU cross-sections.
+
+    DATA is a CSV file (columns let, fluence, events; optional angle, bits, ion,
+    run, device) or a bundled example: example:cic_mpa_stubs,
+    example:mle_article, example:bootstrap_article.
+    """
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code instead of raising SystemExit."""
+    try:
+        cli.main(args=argv, prog_name="seufit", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+    return 0
+
+
+def run() -> None:  # console script
+    sys.exit(main())
+
+
+from . import fit_cmd  # noqa: E402,F401  (registers the command)

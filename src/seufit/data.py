@@ -1,0 +1,359 @@
+"""Loading and validating heavy-ion SEU test data.
+
+A dataset is one row per beam run: LET (MeV cm^2/mg), fluence (ions/cm^2) and
+the number of events, optionally the tilt angle, the number of bits, the ion,
+the run id and the device.  Every problem in the input raises :class:`DataError`
+with one line naming the source, the row and the column.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import math
+import re
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["DataError", "TestData", "load", "example_names", "example_path"]
+
+
+class DataError(ValueError):
+    """Bad input data; the message is one line naming source, row and column."""
+
+
+# Canonical column -> accepted spellings (after normalisation: lower case, units
+# in brackets removed, spaces and dashes as underscores).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "let": ("let", "let_mev", "let_mev_cm2_mg", "let_nominal", "linear_energy_transfer", "let0"),
+    "fluence": ("fluence", "fluence_cm2", "fluence_ions_cm2", "phi", "ions_cm2", "flu", "fluence_ions"),
+    "events": (
+        "events", "event", "counts", "count", "upsets", "upset", "errors", "error", "n",
+        "n_events", "nevents", "seu", "seus", "n_seu", "n_upsets", "num_events", "observed",
+    ),
+    "angle": ("angle", "tilt", "theta", "angle_deg", "tilt_deg", "incidence_angle", "tilt_angle"),
+    "bits": ("bits", "n_bits", "nbits", "bit_count", "num_bits", "memory_bits"),
+    "ion": ("ion", "species", "ion_species", "beam"),
+    "run": ("run", "run_id", "runid", "run_number", "run_no"),
+    "device": ("device", "dut", "device_id", "part", "sample", "serial"),
+}
+_LOOKUP = {alias: canon for canon, names in ALIASES.items() for alias in names}
+REQUIRED = ("let", "fluence", "events")
+EXAMPLES = ("cic_mpa_stubs", "mle_article", "bootstrap_article")
+
+
+def _normalise(name: str) -> str:
+    s = name.strip().lower()
+    s = re.sub(r"[\(\[].*?[\)\]]", "", s).strip()
+    s = re.sub(r"[\s\-/\.]+", "_", s).strip("_")
+    return s
+
+
+def example_names() -> tuple[str, ...]:
+    """Names of the bundled example datasets."""
+    return EXAMPLES
+
+
+def example_path(name: str) -> Path:
+    """Path of a bundled example (``cic_mpa_stubs``, ``mle_article``, ``bootstrap_article``)."""
+    name = name.removeprefix("example:").removesuffix(".csv")
+    if name not in EXAMPLES:
+        raise DataError(f"unknown example '{name}'; bundled examples: {', '.join(EXAMPLES)}")
+    return Path(str(resources.files("seufit") / "examples" / f"{name}.csv"))
+
+
+@dataclass(frozen=True, eq=False)
+class TestData:
+    """Immutable SEU test data, one entry per beam run.
+
+    ``let`` and ``fluence`` are the effective values used by every fit (tilt
+    corrected unless switched off); the beam-normal values are kept alongside.
+    ``exposure`` = effective fluence x bits: the divisor that turns counts into
+    cross-sections (per bit when ``bits`` was given, per device otherwise).
+    """
+
+    __test__ = False  # not a pytest class, despite the name
+
+    let: np.ndarray
+    fluence: np.ndarray
+    events: np.ndarray
+    let_nominal: np.ndarray
+    fluence_nominal: np.ndarray
+    angle: np.ndarray
+    bits: np.ndarray | None = None
+    ion: tuple[str, ...] | None = None
+    run: tuple[str, ...] | None = None
+    device: tuple[str, ...] | None = None
+    source: str = "<data>"
+    sha256: str = ""
+    tilt_corrected: bool = True
+    notes: tuple[str, ...] = field(default=())
+
+    def __post_init__(self):
+        for name in ("let", "fluence", "events", "let_nominal", "fluence_nominal", "angle", "bits"):
+            arr = getattr(self, name)
+            if arr is not None:
+                arr = np.array(arr, dtype=float)
+                arr.setflags(write=False)
+                object.__setattr__(self, name, arr)
+
+    @property
+    def n_runs(self) -> int:
+        return int(self.events.size)
+
+    @property
+    def n_events(self) -> int:
+        return int(self.events.sum())
+
+    @property
+    def per_bit(self) -> bool:
+        return self.bits is not None
+
+    @property
+    def exposure(self) -> np.ndarray:
+        return self.fluence * (self.bits if self.bits is not None else 1.0)
+
+    @property
+    def cross_section(self) -> np.ndarray:
+        return self.events / self.exposure
+
+    @property
+    def sigma_unit(self) -> str:
+        return "cm2/bit" if self.per_bit else "cm2/device"
+
+    def labels(self) -> list[str]:
+        """A short label per run (run id, else ion, else index)."""
+        if self.run is not None:
+            return [f"run {r}" for r in self.run]
+        if self.ion is not None:
+            return [f"{ion} #{i + 1}" for i, ion in enumerate(self.ion)]
+        return [f"#{i + 1}" for i in range(self.n_runs)]
+
+    def subset(self, mask: np.ndarray) -> TestData:
+        """The runs selected by a boolean mask."""
+        mask = np.asarray(mask, bool)
+
+        def pick(v):
+            if v is None:
+                return None
+            if isinstance(v, tuple):
+                return tuple(x for x, m in zip(v, mask) if m)
+            return np.asarray(v)[mask]
+
+        return replace(self, **{k: pick(getattr(self, k)) for k in (
+            "let", "fluence", "events", "let_nominal", "fluence_nominal", "angle",
+            "bits", "ion", "run", "device")})
+
+    def to_frame(self) -> pd.DataFrame:
+        """The runs as a DataFrame (effective and nominal values)."""
+        df = pd.DataFrame({
+            "let": self.let, "fluence": self.fluence, "events": self.events.astype(int),
+            "let_nominal": self.let_nominal, "fluence_nominal": self.fluence_nominal,
+            "angle": self.angle,
+        })
+        for name in ("bits", "ion", "run", "device"):
+            v = getattr(self, name)
+            if v is not None:
+                df[name] = list(v)
+        return df
+
+    def __repr__(self) -> str:
+        return (f"TestData({self.source!r}, {self.n_runs} runs, {self.n_events} events, "
+                f"{int((self.events == 0).sum())} zero-event runs)")
+
+
+def load(
+    source: str | Path | pd.DataFrame,
+    *,
+    tilt: bool = True,
+    name: str | None = None,
+) -> TestData:
+    """Read SEU test data from a CSV file, a bundled example or a DataFrame.
+
+    Parameters
+    ----------
+    source : path, ``"example:NAME"`` or pandas.DataFrame
+        Columns ``let``, ``fluence``, ``events`` (case-insensitive, common
+        aliases accepted); optional ``angle``, ``bits``, ``ion``, ``run``,
+        ``device``.  Lines starting with ``#`` are comments.
+    tilt : bool
+        Apply the tilt correction: effective LET = LET / cos(angle) and
+        effective fluence = fluence * cos(angle).
+    name : str, optional
+        Label used in messages instead of the file name.
+
+    Returns
+    -------
+    TestData
+
+    Raises
+    ------
+    DataError
+        One line naming the source, row and column of the first problem.
+    """
+    if isinstance(source, pd.DataFrame):
+        label = name or "<DataFrame>"
+        header = [str(c) for c in source.columns]
+        rows = [[_cell(v) for v in rec] for rec in source.itertuples(index=False, name=None)]
+        where = [f"row {i}" for i in source.index]
+        digest = hashlib.sha256(source.to_csv(index=False).encode()).hexdigest()
+        return _build(header, rows, where, label, digest, tilt)
+    src = str(source)
+    if src.startswith("example:"):
+        path = example_path(src)
+        label = name or src
+    else:
+        path = Path(src)
+        label = name or src
+    try:
+        raw = path.read_bytes()
+    except IsADirectoryError:
+        raise DataError(f"{label}: is a directory, not a CSV file") from None
+    except FileNotFoundError:
+        hint = ""
+        if src in EXAMPLES:
+            hint = f" (did you mean example:{src}?)"
+        raise DataError(f"{label}: no such file{hint}") from None
+    except OSError as exc:
+        raise DataError(f"{label}: cannot read file ({exc.strerror or exc})") from None
+    digest = hashlib.sha256(raw).hexdigest()
+    header, rows, where = _parse_csv(raw, label)
+    return _build(header, rows, where, label, digest, tilt)
+
+
+def _cell(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "nan"
+    return str(v)
+
+
+def _parse_csv(raw: bytes, label: str):
+    if not raw.strip():
+        raise DataError(f"{label}: file is empty")
+    if b"\x00" in raw[:4096]:
+        raise DataError(f"{label}: not a text CSV file (binary content)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = raw.decode("latin-1")
+        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes any byte
+            raise DataError(f"{label}: not a text CSV file") from None
+    lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines())
+             if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        raise DataError(f"{label}: file has no header and no data (only comments or blank lines)")
+    first = lines[0][1]
+    delim = max([",", ";", "\t"], key=first.count)
+    if first.count(delim) == 0:
+        raise DataError(
+            f"{label}: line {lines[0][0]}: not a CSV header (no ',', ';' or tab separator found)")
+    try:
+        parsed = list(csv.reader(io.StringIO("\n".join(ln for _, ln in lines)), delimiter=delim))
+    except csv.Error as exc:
+        raise DataError(f"{label}: not a readable CSV file ({exc})") from None
+    header = parsed[0]
+    rows, where = [], []
+    for (lineno, _), rec in zip(lines[1:], parsed[1:]):
+        if len(rec) != len(header):
+            raise DataError(
+                f"{label}: line {lineno}: has {len(rec)} fields, header has {len(header)}")
+        rows.append(rec)
+        where.append(f"row {len(rows)} (line {lineno})")
+    return header, rows, where
+
+
+def _build(header, rows, where, label, digest, tilt) -> TestData:
+    canon: dict[str, int] = {}
+    for j, col in enumerate(header):
+        key = _LOOKUP.get(_normalise(col))
+        if key is None:
+            continue
+        if key in canon:
+            raise DataError(
+                f"{label}: duplicate columns: '{header[canon[key]]}' and '{col}' both mean '{key}'")
+        canon[key] = j
+    notes: list[str] = []
+    if "fluence" not in canon:
+        norm = {_normalise(c): j for j, c in enumerate(header)}
+        if "flux" in norm and ("duration_s" in norm or "duration" in norm):
+            canon["_flux"] = norm["flux"]
+            canon["_duration"] = norm.get("duration_s", norm.get("duration"))
+            notes.append("fluence computed as flux x duration")
+    missing = [c for c in REQUIRED if c not in canon and not (c == "fluence" and "_flux" in canon)]
+    if missing:
+        found = ", ".join(repr(h) for h in header) or "none"
+        raise DataError(f"{label}: missing required column(s) {', '.join(missing)} "
+                        f"(found columns: {found})")
+    if not rows:
+        raise DataError(f"{label}: header only, no data rows")
+
+    def numeric(key: str) -> np.ndarray:
+        j = canon[key]
+        out = np.empty(len(rows))
+        for i, rec in enumerate(rows):
+            txt = rec[j].strip()
+            if txt == "":
+                raise DataError(f"{label}: {where[i]}, column '{header[j]}': empty cell")
+            try:
+                val = float(txt)
+            except ValueError:
+                raise DataError(
+                    f"{label}: {where[i]}, column '{header[j]}': '{txt}' is not a number") from None
+            if not math.isfinite(val):
+                raise DataError(
+                    f"{label}: {where[i]}, column '{header[j]}': value '{txt}' is not finite")
+            out[i] = val
+        return out
+
+    def check(key: str, values: np.ndarray, bad: np.ndarray, what: str) -> None:
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            j = canon[key]
+            raise DataError(f"{label}: {where[i]}, column '{header[j]}': {what} (got {rec_text(i, j)})")
+
+    def rec_text(i, j):
+        return rows[i][j].strip()
+
+    let = numeric("let")
+    check("let", let, let <= 0, "LET must be positive")
+    if "fluence" in canon:
+        fluence = numeric("fluence")
+        check("fluence", fluence, fluence <= 0, "fluence must be positive")
+    else:
+        flux, dur = numeric("_flux"), numeric("_duration")
+        check("_flux", flux, flux <= 0, "flux must be positive")
+        check("_duration", dur, dur <= 0, "duration must be positive")
+        fluence = flux * dur
+    events = numeric("events")
+    check("events", events, events < 0, "event counts cannot be negative")
+    check("events", events, events != np.round(events), "event counts must be whole numbers")
+    angle = np.zeros_like(let)
+    if "angle" in canon:
+        angle = numeric("angle")
+        check("angle", angle, np.abs(angle) >= 90, "tilt angle must be below 90 degrees")
+    bits = None
+    if "bits" in canon:
+        bits = numeric("bits")
+        check("bits", bits, bits <= 0, "number of bits must be positive")
+
+    def text(key):
+        if key not in canon:
+            return None
+        return tuple(r[canon[key]].strip() for r in rows)
+
+    cos = np.cos(np.radians(angle)) if tilt else np.ones_like(angle)
+    if tilt and np.any(angle != 0):
+        notes.append(f"tilt correction applied to {int((angle != 0).sum())} run(s)")
+    elif not tilt and np.any(angle != 0):
+        notes.append("tilt correction switched off: angles ignored")
+    return TestData(
+        let=let / cos, fluence=fluence * cos, events=events, let_nominal=let,
+        fluence_nominal=fluence, angle=angle, bits=bits, ion=text("ion"), run=text("run"),
+        device=text("device"), source=label, sha256=digest, tilt_corrected=tilt,
+        notes=tuple(notes))

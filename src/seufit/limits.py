@@ -1,0 +1,89 @@
+"""Exact (Garwood) Poisson intervals and zero-event upper limits.
+
+For n observed events the exact interval on the mean is
+    lower = chi2.ppf(a_lo, 2n) / 2,   upper = chi2.ppf(1 - a_hi, 2n + 2) / 2,
+with a_lo = a_hi = (1 - cl)/2 for a two-sided interval and a_hi = 1 - cl for a
+one-sided upper limit.  For n = 0 at 95 %: two-sided upper end 3.689 (the
+articles' "3.7/Phi" rule), one-sided upper limit 2.996 ("3.0/Phi").
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.stats import chi2
+
+__all__ = ["garwood_interval", "upper_limit", "UpperLimit", "SIDES"]
+
+SIDES = ("two-sided", "one-sided")
+
+
+def _check(cl: float, sided: str) -> None:
+    if not 0.0 < cl < 1.0:
+        raise ValueError(f"confidence level must be between 0 and 1, got {cl}")
+    if sided not in SIDES:
+        raise ValueError(f"sided must be one of {SIDES}, got {sided!r}")
+
+
+def garwood_interval(n, cl: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided exact Poisson interval on the mean for observed counts ``n``.
+
+    Parameters
+    ----------
+    n : int or array of int
+        Observed counts.
+    cl : float
+        Confidence level, e.g. 0.95.
+
+    Returns
+    -------
+    (lower, upper) : arrays of the same shape as ``n``; lower is 0 for n = 0.
+    """
+    _check(cl, "two-sided")
+    n = np.asarray(n, float)
+    alpha = 1.0 - cl
+    lower = np.where(n > 0, chi2.ppf(alpha / 2, 2 * np.maximum(n, 1)) / 2, 0.0)
+    upper = chi2.ppf(1 - alpha / 2, 2 * n + 2) / 2
+    return lower, upper
+
+
+def upper_limit(n, cl: float = 0.95, sided: str = "two-sided") -> np.ndarray:
+    """Exact upper limit on the Poisson mean for observed counts ``n``.
+
+    ``sided="two-sided"`` gives the upper end of the two-sided interval (the
+    articles' 3.7 for n = 0 at 95 %); ``"one-sided"`` the one-sided limit (3.0).
+    """
+    _check(cl, sided)
+    n = np.asarray(n, float)
+    tail = (1.0 - cl) / 2 if sided == "two-sided" else 1.0 - cl
+    return chi2.ppf(1 - tail, 2 * n + 2) / 2
+
+
+@dataclass(frozen=True)
+class UpperLimit:
+    """Upper limit on the cross-section of a zero-event run."""
+
+    let: float
+    fluence: float
+    sigma_upper: float
+    cl: float
+    sided: str
+    events_upper: float
+    label: str = ""
+    sigma_fit: float | None = None  # fitted curve at this LET, when a fit exists
+
+    @property
+    def curve_below(self) -> bool | None:
+        """Whether the fitted curve lies at or below the limit (None without a fit)."""
+        return None if self.sigma_fit is None else bool(self.sigma_fit <= self.sigma_upper)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["curve_below"] = self.curve_below
+        return d
+
+    def describe(self) -> str:
+        level = f"{100 * self.cl:g} % {self.sided}"
+        return (f"{self.label}: LET {self.let:.4g}, fluence {self.fluence:.4g}: "
+                f"sigma < {self.sigma_upper:.3g} ({level}; {self.events_upper:.3g}/fluence)")

@@ -1,0 +1,278 @@
+"""Cross-section models, vectorised over a batch of parameter vectors.
+
+Every model maps a batch of parameter vectors ``theta`` of shape ``(B, p)`` and
+abscissae ``x`` of shape ``(n,)`` to values of shape ``(B, n)``.  Derivatives
+come as a Jacobian ``(B, n, p)`` and second derivatives ``(B, n, p, p)``.
+
+The solver works on internal coordinates: parameters flagged ``"log"`` are
+optimised as their logarithm, which removes the 1e-6 cm^2 scale of sigma_sat
+and keeps shape and width positive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Model", "Weibull4", "UserModel", "WEIBULL4"]
+
+# Weibull exponents are capped here: exp(-z) is exactly 0 in float64 well before.
+_Z_LOG_MAX = 700.0
+
+
+@dataclass(frozen=True)
+class Model:
+    """Base class of a cross-section (or generic mean) model.
+
+    Subclasses implement :meth:`derivatives`.  ``transforms`` gives, per
+    parameter, ``"log"`` or ``"linear"``: the internal coordinate of the solver.
+    """
+
+    names: tuple[str, ...]
+    units: tuple[str, ...]
+    transforms: tuple[str, ...]
+    label: str = "model"
+
+    @property
+    def n_params(self) -> int:
+        return len(self.names)
+
+    def value(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Model values, shape ``(B, n)`` for ``theta`` of shape ``(B, p)``."""
+        return self.derivatives(theta, x, order=0)[0]
+
+    def derivatives(
+        self, theta: np.ndarray, x: np.ndarray, order: int = 2
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Values, Jacobian and second derivatives up to ``order``."""
+        raise NotImplementedError
+
+    def default_bounds(self, x: np.ndarray, counts: np.ndarray, exposure: np.ndarray):
+        """Box ``(lower, upper)`` derived from the data, each of shape ``(p,)``."""
+        raise NotImplementedError
+
+    def initial_guess(self, x, counts, exposure, bounds) -> np.ndarray:
+        """One starting point, shape ``(p,)``."""
+        lo, hi = bounds
+        return np.where(np.isfinite(lo) & np.isfinite(hi), 0.5 * (lo + hi), np.clip(1.0, lo, hi))
+
+    def starts(self, x, counts, exposure, bounds) -> np.ndarray:
+        """Extra starting points for a multi-start fit, shape ``(K, p)``."""
+        return self.initial_guess(x, counts, exposure, bounds)[None, :]
+
+
+@dataclass(frozen=True)
+class Weibull4(Model):
+    """Four-parameter Weibull cross-section.
+
+    sigma(L) = sigma_sat * (1 - exp(-((L - let_th) / w) ** s)) for L > let_th,
+    and 0 otherwise.  Parameters, in order: sigma_sat, let_th, s, w.
+    """
+
+    names: tuple[str, ...] = ("sigma_sat", "let_th", "s", "w")
+    units: tuple[str, ...] = ("cm2", "MeV cm2/mg", "", "MeV cm2/mg")
+    transforms: tuple[str, ...] = ("log", "linear", "log", "log")
+    label: str = "Weibull4"
+
+    def derivatives(self, theta, x, order=2):
+        theta = np.atleast_2d(np.asarray(theta, dtype=float))
+        x = np.asarray(x, dtype=float)
+        A = theta[:, 0:1]
+        L0 = theta[:, 1:2]
+        s = theta[:, 2:3]
+        w = theta[:, 3:4]
+        d = x[None, :] - L0
+        above = d > 0.0
+        # Safe logs: below threshold everything is forced to exactly 0 below.
+        d_safe = np.where(above, d, 1.0)
+        ell = np.log(d_safe) - np.log(w)  # log((L - L0)/w)
+        slog = np.clip(s * ell, -np.inf, _Z_LOG_MAX)
+        z = np.where(above, np.exp(slog), 0.0)
+        one_minus_e = -np.expm1(-z)
+        f = A * one_minus_e
+        if order == 0:
+            return f, None, None
+        E = np.where(above, np.exp(-z), 0.0)  # 0 below threshold: kills derivatives
+        zL0 = -s * z / d_safe
+        zs = z * ell
+        zw = -s * z / w
+        B, n = f.shape
+        J = np.empty((B, n, 4))
+        J[..., 0] = one_minus_e
+        J[..., 1] = A * E * zL0
+        J[..., 2] = A * E * zs
+        J[..., 3] = A * E * zw
+        if order == 1:
+            return f, J, None
+        zLL = s * (s - 1.0) * z / d_safe**2
+        zLs = -(s * ell + 1.0) * z / d_safe
+        zLw = s * s * z / (d_safe * w)
+        zss = z * ell * ell
+        zsw = -(s * ell + 1.0) * z / w
+        zww = s * (s + 1.0) * z / (w * w)
+        AE = A * E
+        H = np.empty((B, n, 4, 4))
+        H[..., 0, 0] = 0.0
+        grads = (zL0, zs, zw)
+        for k, gk in enumerate(grads, start=1):
+            H[..., 0, k] = H[..., k, 0] = E * gk
+        second = {(1, 1): zLL, (1, 2): zLs, (1, 3): zLw, (2, 2): zss, (2, 3): zsw, (3, 3): zww}
+        for (i, j), zij in second.items():
+            # sigma_ij = A * E * (z_ij - z_i z_j)
+            val = AE * (zij - grads[i - 1] * grads[j - 1])
+            H[..., i, j] = val
+            H[..., j, i] = val
+        return f, J, H
+
+    def default_bounds(self, x, counts, exposure):
+        """Bounds of the MLE article, with let_th capped at the lowest LET with events."""
+        x = np.asarray(x, float)
+        counts = np.asarray(counts, float)
+        exposure = np.asarray(exposure, float)
+        hit = counts > 0
+        sig = counts[hit] / exposure[hit]
+        smax = float(sig.max())
+        lmin_hit = float(x[hit].min())
+        span = float(x.max() - x.min())
+        w_hi = max(2.0 * span, 1.0)  # a single-LET campaign still needs a non-empty box
+        lo = np.array([0.5 * smax, 0.0, 0.1, 0.1])
+        hi = np.array([10.0 * smax, lmin_hit, 10.0, w_hi])
+        return lo, hi
+
+    def initial_guess(self, x, counts, exposure, bounds):
+        """Starting point of the MLE article, clipped into the box."""
+        x = np.asarray(x, float)
+        counts = np.asarray(counts, float)
+        hit = counts > 0
+        smax = float((counts[hit] / np.asarray(exposure, float)[hit]).max())
+        lmin = float(x[hit].min())
+        span = float(x.max() - x.min())
+        lo, hi = bounds
+        guess = np.array([1.2 * smax, max(0.0, lmin - 1.0), 2.0, max(span / 3.0, 0.1)])
+        return _clip_inside(guess, lo, hi)
+
+    def starts(self, x, counts, exposure, bounds):
+        """Grid of starts over (let_th, s, w); sigma_sat set to its conditional optimum."""
+        lo, hi = bounds
+        x = np.asarray(x, float)
+        counts = np.asarray(counts, float)
+        exposure = np.asarray(exposure, float)
+        l0_grid = lo[1] + (hi[1] - lo[1]) * np.array([0.0, 0.5, 0.9, 0.99])
+        s_grid = np.array([0.3, 0.7, 1.5, 3.0, 6.0])
+        w_grid = np.geomspace(max(lo[3], 0.1), hi[3], 5)
+        g = np.stack(np.meshgrid(l0_grid, s_grid, w_grid, indexing="ij"), -1).reshape(-1, 3)
+        th = np.column_stack([np.ones(len(g)), g])
+        th = _clip_inside(th, lo, hi)
+        # sigma_sat that zeroes d NLL / d sigma_sat, given the shape: N_tot / sum(g * exposure)
+        shape = self.value(th, x)
+        denom = (shape * exposure).sum(axis=1)
+        with np.errstate(divide="ignore"):
+            A = np.where(denom > 0, counts.sum() / np.maximum(denom, 1e-300), hi[0])
+        th[:, 0] = A
+        th = _clip_inside(th, lo, hi)
+        first = self.initial_guess(x, counts, exposure, bounds)[None, :]
+        return np.vstack([first, th])
+
+
+def _clip_inside(theta, lo, hi, rel=1e-6):
+    """Clip into the box, a hair inside finite bounds (the let_th cap makes NLL infinite)."""
+    width = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
+    return np.clip(theta, lo + rel * width * (lo != 0), hi - rel * width)
+
+
+@dataclass(frozen=True)
+class UserModel(Model):
+    """A model from any vectorised callable ``f(x, theta) -> (B, n)``.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(x, theta)`` with ``x`` of shape ``(n,)`` and ``theta`` of shape
+        ``(B, p)``; returns ``(B, n)``.
+    names : sequence of str
+        Parameter names.
+    bounds : (lower, upper)
+        Box of the parameters (finite bounds make sweeps and starts possible).
+    jac : callable, optional
+        ``jac(x, theta) -> (B, n, p)``.  Central differences otherwise.
+    hess : callable, optional
+        ``hess(x, theta) -> (B, n, p, p)``.  Differences of the Jacobian otherwise.
+    initial : sequence of float, optional
+        Starting point; the centre of the box otherwise.
+    """
+
+    func: Callable | None = None
+    bounds: tuple[Sequence[float], Sequence[float]] | None = None
+    jac: Callable | None = None
+    hess: Callable | None = None
+    initial: Sequence[float] | None = None
+    units: tuple[str, ...] = field(default=())
+    transforms: tuple[str, ...] = field(default=())
+    label: str = "user model"
+
+    def __post_init__(self):
+        p = len(self.names)
+        if not self.units:
+            object.__setattr__(self, "units", ("",) * p)
+        if not self.transforms:
+            object.__setattr__(self, "transforms", ("linear",) * p)
+
+    def derivatives(self, theta, x, order=2):
+        theta = np.atleast_2d(np.asarray(theta, float))
+        x = np.asarray(x, float)
+        f = np.asarray(self.func(x, theta), float)
+        if order == 0:
+            return f, None, None
+        J = self._jac(theta, x)
+        if order == 1:
+            return f, J, None
+        if self.hess is not None:
+            H = np.asarray(self.hess(x, theta), float)
+        else:
+            p = theta.shape[1]
+            H = np.empty(f.shape + (p, p))
+            for k in range(p):
+                h = 1e-5 * np.maximum(np.abs(theta[:, k]), 1.0)
+                tp, tm = theta.copy(), theta.copy()
+                tp[:, k] += h
+                tm[:, k] -= h
+                H[..., k, :] = (self._jac(tp, x) - self._jac(tm, x)) / (2 * h[:, None, None])
+            H = 0.5 * (H + np.swapaxes(H, -1, -2))
+        return f, J, H
+
+    def _jac(self, theta, x):
+        if self.jac is not None:
+            return np.asarray(self.jac(x, theta), float)
+        p = theta.shape[1]
+        cols = []
+        for k in range(p):
+            h = 1e-6 * np.maximum(np.abs(theta[:, k]), 1.0)
+            tp, tm = theta.copy(), theta.copy()
+            tp[:, k] += h
+            tm[:, k] -= h
+            cols.append((self.func(x, tp) - self.func(x, tm)) / (2 * h[:, None]))
+        return np.stack(cols, axis=-1)
+
+    def default_bounds(self, x, counts, exposure):
+        lo, hi = self.bounds
+        return np.asarray(lo, float), np.asarray(hi, float)
+
+    def initial_guess(self, x, counts, exposure, bounds):
+        if self.initial is not None:
+            return np.asarray(self.initial, float)
+        return super().initial_guess(x, counts, exposure, bounds)
+
+    def starts(self, x, counts, exposure, bounds):
+        lo, hi = bounds
+        first = self.initial_guess(x, counts, exposure, bounds)
+        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+            return first[None, :]
+        # A small Sobol-like grid: corners pulled in, plus the centre.
+        p = len(lo)
+        u = np.array(np.meshgrid(*[[0.25, 0.75]] * p, indexing="ij")).reshape(p, -1).T
+        return np.vstack([first, lo + u * (hi - lo)])
+
+
+WEIBULL4 = Weibull4()
