@@ -370,7 +370,7 @@ def fit(
 
     if method == "newton":
         starts = model.starts(x, N, expo, (lo, hi))
-        res = minimize_batch(obj, starts, lo, hi, model.transforms)
+        res = minimize_batch(obj, starts, lo, hi, model.transforms, kinks=obj.kinks)
         fun = np.where(np.isfinite(res.fun), res.fun, np.inf)
         # Prefer converged rows; among them the lowest NLL.
         order = np.lexsort((fun, ~res.converged))

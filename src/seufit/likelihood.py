@@ -55,18 +55,28 @@ class PoissonObjective:
         Effective fluence (times bits for per-bit cross-sections).
     counts : array (n,) or (B, n)
         Observed counts; one row per dataset for batched problems (bootstrap).
+    weights : array (n,) or (B, n), optional
+        1 for runs in the likelihood, 0 for runs left out (zero-event runs of a
+        bootstrap replicate under ``zeros="exclude"``).
     """
 
-    def __init__(self, model: Model, x, exposure, counts):
+    def __init__(self, model: Model, x, exposure, counts, weights=None):
         self.model = model
         self.x = np.asarray(x, float)
         self.exposure = np.asarray(exposure, float)
         self.counts = np.asarray(counts, float)
+        self.weights = None if weights is None else np.asarray(weights, float)
 
-    def rows_counts(self, rows: np.ndarray | None, B: int) -> np.ndarray:
-        if self.counts.ndim == 1:
-            return np.broadcast_to(self.counts, (B, self.counts.size))
-        return self.counts if rows is None else self.counts[rows]
+    @property
+    def kinks(self):
+        """(parameter index, values) where the objective has a kink, for the solver."""
+        j = getattr(self.model, "kink_param", None)
+        return None if j is None else (j, np.unique(self.x))
+
+    def _rows(self, arr, rows, B):
+        if arr.ndim == 1:
+            return np.broadcast_to(arr, (B, arr.size))
+        return arr if rows is None else arr[rows]
 
     def __call__(self, theta: np.ndarray, order: int = 2, rows: np.ndarray | None = None):
         """NLL ``(B,)``, gradient ``(B, p)`` and Hessian ``(B, p, p)`` up to ``order``.
@@ -75,19 +85,26 @@ class PoissonObjective:
         """
         theta = np.atleast_2d(theta)
         B = theta.shape[0]
-        N = self.rows_counts(rows, B)
+        N = self._rows(self.counts, rows, B)
         f, J, H2 = self.model.derivatives(theta, self.x, order=order)
         lam = f * self.exposure
         lam_safe = np.maximum(lam, LAMBDA_FLOOR)
-        nll = np.sum(lam - np.where(N > 0, N * np.log(lam_safe), 0.0), axis=1)
+        terms = lam - np.where(N > 0, N * np.log(lam_safe), 0.0)
+        W = None if self.weights is None else self._rows(self.weights, rows, B)
+        if W is not None:
+            terms = terms * W
+        nll = np.sum(terms, axis=1)
         if order == 0:
             return nll, None, None
         r = 1.0 - N / lam_safe  # d nll / d lambda
+        wgt = N / lam_safe**2
+        if W is not None:
+            r = r * W
+            wgt = wgt * W
         Jl = J * self.exposure[None, :, None]  # d lambda / d theta
         grad = np.einsum("bn,bnp->bp", r, Jl)
         if order == 1:
             return nll, grad, None
-        wgt = N / lam_safe**2
         hess = np.einsum("bn,bnp,bnq->bpq", wgt, Jl, Jl)
         hess += np.einsum("bn,bnpq->bpq", r * self.exposure[None, :], H2)
         return nll, grad, hess

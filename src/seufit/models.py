@@ -53,6 +53,16 @@ class Model:
         """Box ``(lower, upper)`` derived from the data, each of shape ``(p,)``."""
         raise NotImplementedError
 
+    def batch_bounds(self, x, counts, exposure, weights):
+        """Bounds per dataset, ``(B, p)`` each, from counts ``(B, n)``; rows in a loop."""
+        lo, hi = [], []
+        for N, w in zip(np.asarray(counts, float), np.asarray(weights, float)):
+            m = w > 0
+            lo_r, hi_r = self.default_bounds(np.asarray(x)[m], N[m], np.asarray(exposure)[m])
+            lo.append(lo_r)
+            hi.append(hi_r)
+        return np.array(lo), np.array(hi)
+
     def initial_guess(self, x, counts, exposure, bounds) -> np.ndarray:
         """One starting point, shape ``(p,)``."""
         lo, hi = bounds
@@ -75,6 +85,7 @@ class Weibull4(Model):
     units: tuple[str, ...] = ("cm2", "MeV cm2/mg", "", "MeV cm2/mg")
     transforms: tuple[str, ...] = ("log", "linear", "log", "log")
     label: str = "Weibull4"
+    kink_param: int = 1  # sigma is not smooth in let_th where let_th equals a tested LET
 
     def derivatives(self, theta, x, order=2):
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
@@ -141,6 +152,20 @@ class Weibull4(Model):
         hi = np.array([10.0 * smax, lmin_hit, 10.0, w_hi])
         return lo, hi
 
+    def batch_bounds(self, x, counts, exposure, weights):
+        """:meth:`default_bounds` for many datasets at once (the bootstrap's rule)."""
+        x = np.asarray(x, float)
+        N = np.asarray(counts, float)
+        used = np.asarray(weights, float) > 0
+        hit = used & (N > 0)
+        smax = np.where(hit, N / np.asarray(exposure, float), 0.0).max(axis=1)
+        lmin_hit = np.where(hit, x, np.inf).min(axis=1)
+        span = np.where(used, x, -np.inf).max(axis=1) - np.where(used, x, np.inf).min(axis=1)
+        B = N.shape[0]
+        lo = np.column_stack([0.5 * smax, np.zeros(B), np.full(B, 0.1), np.full(B, 0.1)])
+        hi = np.column_stack([10.0 * smax, lmin_hit, np.full(B, 10.0), np.maximum(2 * span, 1.0)])
+        return lo, hi
+
     def initial_guess(self, x, counts, exposure, bounds):
         """Starting point of the MLE article, clipped into the box."""
         x = np.asarray(x, float)
@@ -151,7 +176,7 @@ class Weibull4(Model):
         span = float(x.max() - x.min())
         lo, hi = bounds
         guess = np.array([1.2 * smax, max(0.0, lmin - 1.0), 2.0, max(span / 3.0, 0.1)])
-        return _clip_inside(guess, lo, hi)
+        return clip_inside(guess, lo, hi)
 
     def starts(self, x, counts, exposure, bounds):
         """Grid of starts over (let_th, s, w); sigma_sat set to its conditional optimum."""
@@ -164,19 +189,19 @@ class Weibull4(Model):
         w_grid = np.geomspace(max(lo[3], 0.1), hi[3], 5)
         g = np.stack(np.meshgrid(l0_grid, s_grid, w_grid, indexing="ij"), -1).reshape(-1, 3)
         th = np.column_stack([np.ones(len(g)), g])
-        th = _clip_inside(th, lo, hi)
+        th = clip_inside(th, lo, hi)
         # sigma_sat that zeroes d NLL / d sigma_sat, given the shape: N_tot / sum(g * exposure)
         shape = self.value(th, x)
         denom = (shape * exposure).sum(axis=1)
         with np.errstate(divide="ignore"):
             A = np.where(denom > 0, counts.sum() / np.maximum(denom, 1e-300), hi[0])
         th[:, 0] = A
-        th = _clip_inside(th, lo, hi)
+        th = clip_inside(th, lo, hi)
         first = self.initial_guess(x, counts, exposure, bounds)[None, :]
         return np.vstack([first, th])
 
 
-def _clip_inside(theta, lo, hi, rel=1e-6):
+def clip_inside(theta, lo, hi, rel=1e-6):
     """Clip into the box, a hair inside finite bounds (the let_th cap makes NLL infinite)."""
     width = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
     return np.clip(theta, lo + rel * width * (lo != 0), hi - rel * width)

@@ -64,6 +64,7 @@ def minimize_batch(
     transforms: tuple[str, ...],
     *,
     rows: np.ndarray | None = None,
+    kinks: tuple[int, np.ndarray] | None = None,
     tol: float = 1e-10,
     max_iter: int = 100,
 ) -> BatchResult:
@@ -82,6 +83,11 @@ def minimize_batch(
         Internal coordinate per parameter.
     rows : (B,) int, optional
         Dataset index of each row, passed through to ``objective``.
+    kinks : (index, values), optional
+        A linear parameter and the values where the objective has a kink (the
+        Weibull threshold at each tested LET: for s < 1 the one-sided slope is
+        infinite there).  A step stops at the next kink on its way; a row that
+        cannot descend while sitting on a kink keeps the parameter there.
     tol : float
         Convergence when the predicted decrease (half the Newton decrement) is
         below ``tol`` NLL units with positive curvature, or the projected
@@ -111,6 +117,9 @@ def minimize_batch(
     proj_grad = np.full(B, np.inf)
     act_lo = np.zeros((B, p), bool)
     act_hi = np.zeros((B, p), bool)
+    # Variables pinned at a bound after a failed line search: at the let_th kink the
+    # one-sided slope is infinite, so the gradient computed there cannot be trusted.
+    pinned = np.zeros((B, p), bool)
     active = np.flatnonzero(np.isfinite(f))
     status[~np.isfinite(f)] = 3
     eye = np.eye(p)
@@ -133,7 +142,7 @@ def minimize_batch(
         eps_b = 1e-9 * np.where(np.isfinite(width), np.maximum(width, 1e-12), 1.0)
         on_lo = (ph <= lo_i[a] + eps_b) & (gi > 0)
         on_hi = (ph >= hi_i[a] - eps_b) & (gi < 0)
-        free = ~(on_lo | on_hi | fixed[a])
+        free = ~(on_lo | on_hi | fixed[a] | pinned[a])
         act_lo[a], act_hi[a] = on_lo, on_hi
         gf = np.where(free, gi, 0.0)
         pg = np.max(np.abs(gf), axis=1)
@@ -165,15 +174,32 @@ def minimize_batch(
         new_phi = ph[idx].copy()
         new_f = f_old.copy()
         pending = np.arange(idx.size)
+        step_lo = lo_i[a[idx]]
+        step_hi = hi_i[a[idx]]
+        if kinks is not None:
+            # Stop at the next kink in the direction of travel (not the one we sit on).
+            kj, kv = kinks
+            cur = ph[idx, kj][:, None]
+            e_k = 1e-9 * np.maximum(np.abs(cur), 1.0)
+            below = np.where(kv[None, :] < cur - e_k, kv[None, :], -np.inf).max(axis=1)
+            above = np.where(kv[None, :] > cur + e_k, kv[None, :], np.inf).min(axis=1)
+            step_lo = step_lo.copy()
+            step_hi = step_hi.copy()
+            step_lo[:, kj] = np.maximum(step_lo[:, kj], below)
+            step_hi[:, kj] = np.minimum(step_hi[:, kj], above)
         for _ls in range(40):
             if pending.size == 0:
                 break
             k = idx[pending]
-            trial = np.clip(ph[k] + alpha[pending, None] * step[k], lo_i[a[k]], hi_i[a[k]])
+            trial = np.clip(ph[k] + alpha[pending, None] * step[k], step_lo[pending],
+                            step_hi[pending])
             ft = objective(_to_physical(trial, is_log), 0, data_rows[a[k]])[0]
             n_eval[a[k]] += 1
             armijo = f_old[pending] + 1e-4 * np.sum(gf[k] * (trial - ph[k]), axis=1)
-            ok = np.isfinite(ft) & (ft <= armijo + 1e-13 * np.abs(f_old[pending]))
+            # Real progress required: a step that only shuffles round-off counts as a failure,
+            # so that a row sitting on a kink gets the parameter pinned there.
+            gain = f_old[pending] - ft
+            ok = np.isfinite(ft) & (ft <= armijo) & (gain > 1e-14 * np.maximum(1.0, np.abs(ft)))
             acc = pending[ok]
             accepted[acc] = True
             new_phi[acc] = trial[ok]
@@ -187,14 +213,29 @@ def minimize_batch(
         stuck = a[idx[~accepted]]
         small = (0.5 * decrement[idx[~accepted]]) < 1e3 * tol
         status[stuck[small]] = 0
-        status[stuck[~small]] = 2
+        # Not small: pin free variables sitting on a bound and try again; stall if none.
+        rest = stuck[~small]
+        ph_r = phi[rest]
+        w_r = hi_i[rest] - lo_i[rest]
+        e_r = 1e-9 * np.where(np.isfinite(w_r), np.maximum(w_r, 1e-12), 1.0)
+        on_b = ((ph_r <= lo_i[rest] + e_r) | (ph_r >= hi_i[rest] - e_r)) & ~fixed[rest]
+        if kinks is not None:
+            kj, kv = kinks
+            near = np.min(np.abs(ph_r[:, kj, None] - kv[None, :]), axis=1) <= e_r[:, kj]
+            on_b[:, kj] |= near & ~fixed[rest, kj]
+        newpin = on_b & ~pinned[rest]
+        can = newpin.any(axis=1)
+        pinned[rest[can]] |= newpin[can]
+        status[rest[~can]] = 2
+        retry = np.zeros(B, bool)
+        retry[rest[can]] = True
         # Tiny accepted changes with a small decrement also mean convergence.
         tiny = accepted & (np.abs(f_old - new_f) <= 1e-15 * np.maximum(1.0, np.abs(f_old)))
         tiny &= (0.5 * decrement[idx]) < 1e3 * tol
         status[a[idx[tiny]]] = 0
         still = np.ones(a.size, bool)
         still[done] = False
-        still[idx[~accepted]] = False
+        still[idx[~accepted]] = retry[a[idx[~accepted]]]
         still[idx[tiny]] = False
         still &= status[a] != 3
         active = a[still]

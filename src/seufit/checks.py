@@ -1,0 +1,717 @@
+"""Pre- and post-fit checks: whether to trust a Weibull fit of SEU data.
+
+Every check returns a :class:`Check` with a status ``PASS``, ``WARNING``,
+``FAIL`` or ``N/A`` (not applicable, or not enough information), the number it
+judged and one line that says what it means.  Thresholds are module constants;
+``docs/checks.md`` gives the source of each and where seufit departs from the
+rule of thumb of the articles.
+
+The checks only read a :class:`~seufit.fit.FitResult` and plain numbers: the
+bootstrap success rate, a correlation matrix and intervals can come from any
+uncertainty method.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.stats import chi2, norm
+
+from ._format import html_table, num
+from ._io import to_jsonable
+from .data import TestData
+from .fit import FitResult, as_data
+from .gof import goodness_of_fit
+from .limits import garwood_interval
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "Check", "STATUSES", "pre_fit_checks", "post_fit_checks", "excess_zeros_check",
+    "overdispersion_check", "correlation_matrix", "poisson_binomial_sf", "worst_status",
+    "checks_table", "checks_html",
+    "MIN_EVENTS_PER_PARAM_FAIL", "MIN_EVENTS_PER_PARAM_WARN", "MIN_COUNT", "MIN_MEAN_COUNT",
+    "MIN_DOF_GOF", "S_RANGE", "CORRELATION_LIMIT", "SUCCESS_EXCELLENT", "SUCCESS_GOOD",
+    "SUCCESS_MARGINAL", "REL_WIDTH_WARN", "DISPERSION_WARN", "P_WARN", "P_FAIL",
+]
+
+STATUSES = ("PASS", "WARNING", "FAIL", "N/A")
+_SEVERITY = {"N/A": 0, "PASS": 1, "WARNING": 2, "FAIL": 3}
+
+# Events per parameter (N / 4): below 2.5 means fewer than 10 events in all, where the
+# bootstrap article says even the conservative bootstrap struggles; below 12.5 means
+# fewer than the 50 events of Quinn 2014 that the Hessian covariance needs.
+MIN_EVENTS_PER_PARAM_FAIL = 2.5
+MIN_EVENTS_PER_PARAM_WARN = 12.5
+MIN_COUNT = 5  # bootstrap article: min_count >= 5 for the full bootstrap configuration
+MIN_MEAN_COUNT = 0.1  # below: essentially an all-zero campaign, upper limits only
+MIN_DOF_GOF = 3  # fewer: the chi-square reference of the deviance has no power to speak of
+S_RANGE = (0.3, 7.0)  # MLE article: S < 1 gradual, S > 3 sharp; outside this, suspicious
+CORRELATION_LIMIT = 0.8  # bootstrap article: |r| > 0.8 flags an identifiability problem
+SUCCESS_EXCELLENT = 0.98  # bootstrap article success-rate table
+SUCCESS_GOOD = 0.95
+SUCCESS_MARGINAL = 0.90
+REL_WIDTH_WARN = 1.0  # interval wider than the estimate itself (about +/- 50 %)
+DISPERSION_WARN = 1.5  # chi2/dof above this: extra-Poisson variation or lack of fit
+P_WARN = 0.05
+P_FAIL = 0.001
+_KINK_RTOL = 1e-6
+
+
+@dataclass(frozen=True)
+class Check:
+    """Outcome of one check.
+
+    Attributes
+    ----------
+    name : str
+        Identifier of the check (snake case, stable: reports key on it).
+    status : {"PASS", "WARNING", "FAIL", "N/A"}
+    value : object
+        The number (or small mapping of numbers) that was judged; JSON-safe via
+        :meth:`to_dict`.
+    message : str
+        One line for the engineer: what was found and what it means.
+    """
+
+    name: str
+    status: str
+    value: Any
+    message: str
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+    @property
+    def ok(self) -> bool:
+        """True unless the status is WARNING or FAIL."""
+        return self.status in ("PASS", "N/A")
+
+    def to_dict(self) -> dict:
+        """JSON-safe dictionary (numpy scalars and arrays converted, NaN as None)."""
+        return {"name": self.name, "status": self.status, "value": to_jsonable(self.value),
+                "message": self.message}
+
+    def __str__(self) -> str:
+        return f"[{self.status}] {self.name}: {self.message}"
+
+
+# -- helpers --------------------------------------------------------------------------
+
+def worst_status(checks: Sequence[Check]) -> str:
+    """The most severe status of a list of checks.
+
+    Parameters
+    ----------
+    checks : sequence of Check
+
+    Returns
+    -------
+    str
+        FAIL > WARNING > PASS > N/A; ``"N/A"`` for an empty list.
+    """
+    if not checks:
+        return "N/A"
+    return max((c.status for c in checks), key=_SEVERITY.__getitem__)
+
+
+def _value_text(v: Any) -> str:
+    if isinstance(v, Mapping):
+        return ", ".join(f"{k}={_value_text(x)}" for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_value_text(x) for x in v) + "]"
+    return num(v, 3)
+
+
+def checks_table(checks: Sequence[Check], indent: str = "  ") -> str:
+    """Plain text, one check per line: status, name and message.
+
+    Parameters
+    ----------
+    checks : sequence of Check
+    indent : str
+        Prefix of every line.
+
+    Returns
+    -------
+    str
+        The message carries the numbers, so the ``value`` column is left out.
+    """
+    if not checks:
+        return indent + "(no checks)"
+    w = max(len(c.name) for c in checks)
+    return "\n".join(f"{indent}{c.status:<7}  {c.name:<{w}}  {c.message}" for c in checks)
+
+
+def checks_html(checks: Sequence[Check], caption: str | None = "checks") -> str:
+    """HTML table of checks.
+
+    Parameters
+    ----------
+    checks : sequence of Check
+    caption : str, optional
+
+    Returns
+    -------
+    str
+        A ``<table>``; rows carry the class ``seufit-pass``, ``seufit-warning``,
+        ``seufit-fail`` or ``seufit-na`` for styling.
+    """
+    rows = [[c.status, c.name, _value_text(c.value), c.message] for c in checks]
+    classes = ["seufit-" + c.status.lower().replace("/", "") for c in checks]
+    return html_table(["status", "check", "value", "message"], rows, caption=caption,
+                      row_classes=classes)
+
+
+def _status_from_p(p: float) -> str:
+    if p < P_FAIL:
+        return "FAIL"
+    return "WARNING" if p < P_WARN else "PASS"
+
+
+def correlation_matrix(fit_result: FitResult) -> tuple[np.ndarray | None, str]:
+    """Correlation matrix of the MLE from its covariance or, failing that, the Hessian.
+
+    Parameters
+    ----------
+    fit_result : FitResult
+
+    Returns
+    -------
+    (correlation, source) : (array (p, p) or None, str)
+        ``source`` is ``"covariance"``, ``"Hessian inverse"`` or why none exists.
+    """
+    if fit_result.covariance is not None:
+        cov, source = np.asarray(fit_result.covariance, float), "covariance"
+    elif fit_result.hessian is not None and fit_result.theta is not None:
+        H = np.asarray(fit_result.hessian, float)
+        # Positive definiteness judged on the scale-free D H D, as the fit does.
+        D = np.where(np.abs(fit_result.theta) > 0, np.abs(fit_result.theta), 1.0)
+        Hs = H * D[:, None] * D[None, :]
+        if not np.all(np.isfinite(Hs)):
+            return None, "Hessian not finite"
+        try:
+            np.linalg.cholesky(Hs)
+        except np.linalg.LinAlgError:
+            return None, "Hessian not positive definite"
+        cov, source = np.linalg.inv(Hs) * D[:, None] * D[None, :], "Hessian inverse"
+    else:
+        return None, "no covariance and no Hessian"
+    sd = np.sqrt(np.diag(cov))
+    if not np.all(np.isfinite(sd)) or np.any(sd <= 0):
+        return None, f"{source} has non-positive variances"
+    return cov / np.outer(sd, sd), source
+
+
+def poisson_binomial_sf(k: int, p: ArrayLike) -> float:
+    """Upper tail of the Poisson-binomial distribution.
+
+    Parameters
+    ----------
+    k : int
+        Threshold.
+    p : array_like
+        Success probabilities of the independent Bernoulli terms.
+
+    Returns
+    -------
+    float
+        P(Z >= k) for Z = sum of Bernoulli(p_i): exact by convolution for up to
+        2000 terms, a normal approximation with continuity correction beyond.
+    """
+    p = np.clip(np.asarray(p, float).ravel(), 0.0, 1.0)
+    if k <= 0:
+        return 1.0
+    if k > p.size:
+        return 0.0
+    if p.size > 2000:
+        mu, var = p.sum(), (p * (1 - p)).sum()
+        return float(norm.sf((k - 0.5 - mu) / math.sqrt(var))) if var > 0 else float(mu >= k)
+    pmf = np.zeros(p.size + 1)
+    pmf[0] = 1.0
+    for i, pi in enumerate(p):
+        pmf[1:i + 2] = pmf[1:i + 2] * (1.0 - pi) + pmf[0:i + 1] * pi
+        pmf[0] *= 1.0 - pi
+    return float(np.clip(pmf[k:].sum(), 0.0, 1.0))
+
+
+def _lambda_all(fit_result: FitResult) -> np.ndarray:
+    d = fit_result.data
+    return fit_result.predict(d.let) * d.exposure
+
+
+# -- pre-fit --------------------------------------------------------------------------
+
+def pre_fit_checks(data: TestData | str | os.PathLike | pd.DataFrame,
+                   zeros: str = "exclude") -> list[Check]:
+    """Checks on the data alone, before any fit.
+
+    Parameters
+    ----------
+    data : TestData, path, ``example:NAME`` or DataFrame
+    zeros : {"exclude", "include"}
+        How the fit will treat zero-event runs (decides the points that enter
+        the likelihood and so the degrees of freedom).
+
+    Returns
+    -------
+    list of Check
+        ``events``, ``zero_event_runs``, ``events_per_parameter``, ``min_count``,
+        ``mean_count``.
+    """
+    d: TestData = as_data(data)
+    if zeros not in ("exclude", "include"):
+        raise ValueError(f"zeros must be 'exclude' or 'include', got {zeros!r}")
+    n_par = 4  # Weibull4: the checks are written for it
+    ev = d.events
+    total = int(ev.sum())
+    hit = ev > 0
+    n_hit = int(hit.sum())
+    n_fit = n_hit if zeros == "exclude" else d.n_runs
+    dof = n_fit - n_par
+    out = []
+
+    value = {"events": total, "runs": d.n_runs, "runs_with_events": n_hit}
+    if total == 0:
+        out.append(Check("events", "FAIL", value, f"no events in {d.n_runs} run(s): only "
+                         "zero-event upper limits can be given, no curve"))
+    elif n_hit < n_par:
+        out.append(Check("events", "FAIL", value, f"only {n_hit} run(s) with events: the "
+                         f"{n_par} Weibull parameters cannot be fitted"))
+    elif dof < MIN_DOF_GOF:
+        out.append(Check("events", "WARNING", value, f"{n_fit} point(s) in the fit for {n_par} "
+                         f"parameters ({dof} degree(s) of freedom): the goodness of fit cannot "
+                         "be tested"))
+    else:
+        out.append(Check("events", "PASS", value, f"{total} events in {d.n_runs} runs, "
+                         f"{n_fit} in the fit ({dof} degrees of freedom)"))
+
+    zero = ~hit
+    n_zero = int(zero.sum())
+    handling = ("left out of the likelihood, reported as upper limits" if zeros == "exclude"
+                else "kept in the likelihood (each contributes exp(-lambda))")
+    if n_zero == 0:
+        out.append(Check("zero_event_runs", "PASS", 0, "no zero-event run"))
+    elif n_hit == 0:
+        out.append(Check("zero_event_runs", "N/A", n_zero, "every run is a zero-event run"))
+    else:
+        lmin_hit = float(d.let[hit].min())
+        above = zero & (d.let > lmin_hit)
+        labels = d.labels()
+        if above.any():
+            names = ", ".join(labels[i] for i in np.flatnonzero(above))
+            out.append(Check("zero_event_runs", "WARNING", n_zero, f"{n_zero} zero-event run(s), "
+                             f"{handling}; {int(above.sum())} at a LET above the lowest LET with "
+                             f"events ({names}): informative zeros, see excess_zeros"))
+        else:
+            out.append(Check("zero_event_runs", "PASS", n_zero, f"{n_zero} zero-event run(s), "
+                             f"all below the lowest LET with events; {handling}"))
+
+    epp = total / n_par
+    if epp < MIN_EVENTS_PER_PARAM_FAIL:
+        st, msg = "FAIL", (f"{total} events for {n_par} parameters: fewer than "
+                           f"{MIN_EVENTS_PER_PARAM_FAIL:g} per parameter, the curve is not "
+                           "determined (profile likelihood or upper limits)")
+    elif epp < MIN_EVENTS_PER_PARAM_WARN:
+        st, msg = "WARNING", (f"{total} events < {int(n_par * MIN_EVENTS_PER_PARAM_WARN)}: "
+                              "small sample, Hessian intervals unreliable; use the bootstrap "
+                              "or the profile likelihood")
+    else:
+        st, msg = "PASS", f"{epp:.3g} events per parameter"
+    out.append(Check("events_per_parameter", st, epp, msg))
+
+    if n_hit == 0:
+        out.append(Check("min_count", "N/A", None, "no run with events"))
+    else:
+        mc = int(ev[hit].min())
+        if mc < MIN_COUNT:
+            out.append(Check("min_count", "WARNING", mc, f"smallest non-zero count {mc} < "
+                             f"{MIN_COUNT}: sparse data, conservative bootstrap configuration"))
+        else:
+            out.append(Check("min_count", "PASS", mc, f"smallest non-zero count {mc} >= "
+                             f"{MIN_COUNT}"))
+
+    mean = total / d.n_runs
+    if mean < MIN_MEAN_COUNT:
+        out.append(Check("mean_count", "FAIL", mean, f"{mean:.3g} events per run < "
+                         f"{MIN_MEAN_COUNT:g}: upper limits only, no fit"))
+    else:
+        out.append(Check("mean_count", "PASS", mean, f"{mean:.3g} events per run"))
+    return out
+
+
+# -- post-fit -------------------------------------------------------------------------
+
+_POST_NAMES = ("converged", "at_bound", "sigma_sat_plausible", "let_th_plausible",
+               "s_plausible", "w_plausible", "identifiability", "bootstrap_success",
+               "interval_width", "upper_limits", "excess_zeros", "overdispersion")
+
+
+def _get(obj, name):
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def post_fit_checks(
+    fit_result: FitResult,
+    bootstrap: Any = None,
+    *,
+    success_rate: float | None = None,
+    correlation: ArrayLike | None = None,
+    intervals: Mapping[str, tuple[float, float]] | None = None,
+    interval_source: str | None = None,
+) -> list[Check]:
+    """Checks on a fitted curve.
+
+    Parameters
+    ----------
+    fit_result : FitResult
+        A Weibull4 fit (parameter names ``sigma_sat, let_th, s, w``).
+    bootstrap : object or mapping, optional
+        Anything exposing ``success_rate``, ``correlation`` and ``intervals``
+        (attributes or keys); explicit keyword arguments take precedence.
+    success_rate : float, optional
+        Fraction (0 to 1) of bootstrap replicates that were fitted successfully.
+    correlation : array (p, p), optional
+        Correlation matrix of the estimates (e.g. from the bootstrap).  Without
+        it, the fit's covariance or the inverse Hessian (when positive
+        definite) is used.
+    intervals : mapping name -> (low, high), optional
+        Confidence intervals of the parameters.  Without them, the fit's Wald
+        intervals (standard variant only).
+    interval_source : str, optional
+        Name of the interval method, for the message.
+
+    Returns
+    -------
+    list of Check
+        ``converged``, ``at_bound``, ``sigma_sat_plausible``,
+        ``let_th_plausible``, ``s_plausible``, ``w_plausible``,
+        ``identifiability``, ``bootstrap_success``, ``interval_width``,
+        ``upper_limits``, ``excess_zeros``, ``overdispersion``.
+    """
+    if success_rate is None:
+        success_rate = _get(bootstrap, "success_rate")
+    if correlation is None:
+        correlation = _get(bootstrap, "correlation")
+    if intervals is None and _get(bootstrap, "intervals") is not None:
+        intervals = _get(bootstrap, "intervals")
+        interval_source = interval_source or "bootstrap"
+    if not fit_result.fitted:
+        reason = "no curve fitted: " + fit_result.variant_reason
+        return [_upper_limits_check(fit_result) if n == "upper_limits"
+                else Check(n, "N/A", None, reason) for n in _POST_NAMES]
+    return [
+        _converged_check(fit_result),
+        _at_bound_check(fit_result),
+        *_plausibility_checks(fit_result),
+        _identifiability_check(fit_result, correlation),
+        _success_check(success_rate),
+        _interval_width_check(fit_result, intervals, interval_source),
+        _upper_limits_check(fit_result),
+        excess_zeros_check(fit_result),
+        overdispersion_check(fit_result),
+    ]
+
+
+def _converged_check(r: FitResult) -> Check:
+    if r.converged:
+        return Check("converged", "PASS", r.proj_grad, f"optimum reached ({r.n_starts} starts, "
+                     f"projected gradient {num(r.proj_grad, 2)})")
+    return Check("converged", "FAIL", r.proj_grad, "the fit did not converge: estimates are "
+                 "not the maximum-likelihood values")
+
+
+def _at_bound_check(r: FitResult) -> Check:
+    if not r.at_bound:
+        return Check("at_bound", "PASS", {}, "no parameter at a bound")
+    lo, hi = r.bounds
+    where = {}
+    for n in r.at_bound:
+        k = r.names.index(n)
+        where[n] = "lower" if abs(r.theta[k] - lo[k]) <= abs(r.theta[k] - hi[k]) else "upper"
+    text = ", ".join(f"{n} at its {b} bound ({num(r.theta[r.names.index(n)])})"
+                     for n, b in where.items())
+    return Check("at_bound", "WARNING", where, f"{text}: the data do not constrain it inside the "
+                 "box; Wald intervals invalid, use the profile likelihood or the bootstrap")
+
+
+def _plausibility_checks(r: FitResult) -> list[Check]:
+    if tuple(r.names[:4]) != ("sigma_sat", "let_th", "s", "w"):
+        return [Check(n, "N/A", None, f"not a Weibull4 fit ({r.model.label})") for n in
+                ("sigma_sat_plausible", "let_th_plausible", "s_plausible", "w_plausible")]
+    d = r.data
+    sig_sat, let_th, s, w = (float(v) for v in r.theta[:4])
+    hit = d.events > 0
+    out = []
+
+    # sigma_sat against the run with the largest observed cross-section, beyond noise.
+    xs = np.where(hit, d.cross_section, -np.inf)
+    i = int(np.argmax(xs))
+    lo_n, _ = garwood_interval(d.events[i], r.cl)
+    sig_lo = float(lo_n / d.exposure[i])
+    label = d.labels()[i]
+    value = {"sigma_sat": sig_sat, "largest_observed": float(d.cross_section[i]),
+             "garwood_lower": sig_lo}
+    if sig_sat < sig_lo:
+        out.append(Check("sigma_sat_plausible", "WARNING", value, f"sigma_sat {sig_sat:.3g} is "
+                         f"below the {100 * r.cl:g} % Garwood lower limit {sig_lo:.3g} of {label} "
+                         "(largest observed cross-section): the curve saturates too low"))
+    else:
+        out.append(Check("sigma_sat_plausible", "PASS", value, f"sigma_sat {sig_sat:.3g} is "
+                         f"consistent with the largest observed cross-section ({label})"))
+
+    # let_th: no event can occur at or below the threshold.
+    lmin_hit = float(d.let[hit].min())
+    zero_fit = r.fit_mask & ~hit
+    kink = zero_fit & np.isclose(d.let, let_th, rtol=_KINK_RTOL, atol=0.0)
+    value = {"let_th": let_th, "lowest_let_with_events": lmin_hit}
+    if let_th >= lmin_hit:
+        out.append(Check("let_th_plausible", "FAIL", value, f"let_th {let_th:.4g} is at or above "
+                         f"the lowest LET with events ({lmin_hit:.4g}): impossible, events were "
+                         "seen there"))
+    elif kink.any():
+        lab = d.labels()[int(np.flatnonzero(kink)[0])]
+        out.append(Check("let_th_plausible", "WARNING", value, f"let_th {let_th:.4g} sits on the "
+                         f"LET of zero-event run {lab}: the likelihood has a kink there, so the "
+                         "Hessian and Wald intervals of let_th are not valid"))
+    else:
+        out.append(Check("let_th_plausible", "PASS", value, f"let_th {let_th:.4g} is below the "
+                         f"lowest LET with events ({lmin_hit:.4g})"))
+
+    lo_s, hi_s = S_RANGE
+    if lo_s <= s <= hi_s:
+        out.append(Check("s_plausible", "PASS", s, f"shape s = {s:.3g} within "
+                         f"[{lo_s:g}, {hi_s:g}]"))
+    else:
+        why = "an extremely gradual onset" if s < lo_s else "a near step-function onset"
+        out.append(Check("s_plausible", "WARNING", s, f"shape s = {s:.3g} outside "
+                         f"[{lo_s:g}, {hi_s:g}]: {why}, often fitted noise or a poorly "
+                         "constrained turn-on"))
+
+    span = float(d.let.max() - d.let.min())
+    value = {"w": w, "let_range": span}
+    if w > span:
+        out.append(Check("w_plausible", "WARNING", value, f"width w = {w:.4g} exceeds the tested "
+                         f"LET range ({span:.4g}): the transition extends beyond the data, "
+                         "w and sigma_sat are poorly constrained"))
+    else:
+        out.append(Check("w_plausible", "PASS", value, f"width w = {w:.4g} within the tested "
+                         f"LET range ({span:.4g})"))
+    return out
+
+
+def _identifiability_check(r: FitResult, correlation) -> Check:
+    if correlation is not None:
+        C, source = np.asarray(correlation, float), "supplied"
+    else:
+        C, source = correlation_matrix(r)
+        if C is None:
+            return Check("identifiability", "N/A", None, f"no correlation matrix ({source})")
+    p = len(r.names)
+    if C.shape != (p, p):
+        raise ValueError(f"correlation must have shape ({p}, {p}), got {C.shape}")
+    iu = np.triu_indices(p, 1)
+    pairs = {f"{r.names[i]}~{r.names[j]}": float(C[i, j]) for i, j in zip(*iu, strict=True)}
+    strong = {k: v for k, v in pairs.items() if abs(v) > CORRELATION_LIMIT}
+    biggest = max(pairs, key=lambda k: abs(pairs[k]))
+    value = {"max_abs": abs(pairs[biggest]), "pair": biggest, "strong": strong,
+             "source": source}
+    if strong:
+        text = ", ".join(f"{k} {v:+.2f}" for k, v in strong.items())
+        return Check("identifiability", "WARNING", value, f"|r| > {CORRELATION_LIMIT:g} "
+                     f"({source}): {text}; the data do not separate these parameters")
+    return Check("identifiability", "PASS", value, f"largest |r| = {abs(pairs[biggest]):.2f} "
+                 f"({biggest}, {source}) <= {CORRELATION_LIMIT:g}")
+
+
+def _success_check(rate: float | None) -> Check:
+    if rate is None:
+        return Check("bootstrap_success", "N/A", None, "no bootstrap run")
+    rate = float(rate)
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"success_rate is a fraction between 0 and 1, got {rate}")
+    pct = f"{100 * rate:.1f} %"
+    if rate > SUCCESS_EXCELLENT:
+        return Check("bootstrap_success", "PASS", rate, f"{pct} of replicates fitted (excellent)")
+    if rate >= SUCCESS_GOOD:
+        return Check("bootstrap_success", "PASS", rate, f"{pct} of replicates fitted (good)")
+    if rate >= SUCCESS_MARGINAL:
+        return Check("bootstrap_success", "WARNING", rate, f"{pct} of replicates fitted "
+                     "(marginal): investigate the failures, the intervals may be biased")
+    return Check("bootstrap_success", "FAIL", rate, f"{pct} of replicates fitted (< "
+                 f"{100 * SUCCESS_MARGINAL:g} %): bootstrap intervals unreliable; review the data "
+                 "and the model")
+
+
+def _interval_width_check(r: FitResult, intervals, source: str | None) -> Check:
+    if intervals is None:
+        if r.ci_low is None or r.ci_high is None:
+            return Check("interval_width", "N/A", None, "no intervals (Wald intervals exist for "
+                         "the standard variant only)")
+        intervals = {n: (r.ci_low[k], r.ci_high[k]) for k, n in enumerate(r.names)}
+        source = source or "Wald"
+    source = source or "supplied"
+    d = r.data
+    hit = d.events > 0
+    widths, problems = {}, []
+    for name, (lo, hi) in intervals.items():
+        if name not in r.names:
+            raise ValueError(f"unknown parameter {name!r} in intervals; expected {r.names}")
+        est = float(r.theta[r.names.index(name)])
+        lo, hi = float(lo), float(hi)
+        # A threshold near 0 would give an infinite relative width; judge it against
+        # the lowest LET with events instead, the scale on which it matters.
+        scale = abs(est)
+        if name == "let_th" and hit.any():
+            scale = max(scale, float(d.let[hit].min()))
+        rel = (hi - lo) / scale if scale > 0 else math.inf
+        widths[name] = rel
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            problems.append(f"{name} interval unbounded")
+        elif not lo <= est <= hi:
+            problems.append(f"{name} estimate {est:.3g} outside its interval "
+                            f"[{lo:.3g}, {hi:.3g}]")
+        elif rel > REL_WIDTH_WARN:
+            problems.append(f"{name} width {rel:.2g} x estimate")
+    if problems:
+        return Check("interval_width", "WARNING", widths, f"{source} intervals: "
+                     + "; ".join(problems) + ": poorly constrained")
+    worst = max(widths, key=widths.get) if widths else None
+    return Check("interval_width", "PASS", widths, f"{source} intervals: widest {worst} at "
+                 f"{widths[worst]:.2g} x estimate" if worst else "no intervals given")
+
+
+def _upper_limits_check(r: FitResult) -> Check:
+    lims = [u for u in r.upper_limits if u.curve_below is not None]
+    if not r.upper_limits:
+        return Check("upper_limits", "N/A", None, "no zero-event run")
+    if not lims:
+        return Check("upper_limits", "N/A", len(r.upper_limits), "no fitted curve to compare "
+                     "with the zero-event upper limits")
+    ratio = {u.label: u.sigma_fit / u.sigma_upper for u in lims}
+    bad = [u for u in lims if not u.curve_below]
+    u0 = lims[0]
+    level = f"{100 * u0.cl:g} % {u0.sided}"
+    if bad:
+        text = ", ".join(f"{u.label} (LET {u.let:.3g}: curve {u.sigma_fit / u.sigma_upper:.2g} x "
+                         "limit)" for u in bad)
+        return Check("upper_limits", "FAIL", ratio, f"fitted curve above the {level} upper "
+                     f"limit of {text}; refit with zeros='include'")
+    return Check("upper_limits", "PASS", ratio, f"fitted curve below all {len(lims)} zero-event "
+                 f"upper limit(s) ({level})")
+
+
+def excess_zeros_check(fit_result: FitResult) -> Check:
+    """Observed zero-event runs against what the fitted curve predicts.
+
+    Under the fitted model run i has no event with probability p_i = exp(-lambda_i).
+    Two tests over ALL runs (fitted or not), combined with a Bonferroni factor 2:
+
+    * count: the number of zero-event runs is Poisson-binomial with mean
+      sum p_i; p-value = its upper tail at the observed number;
+    * worst zero: the least probable observed zero, p_min; p-value = sum of p_i
+      over every run with p_i <= p_min (a union bound on "some run shows a zero at
+      least this improbable"), which a single zero in the saturation region
+      cannot hide from, however many zeros below the threshold dilute the count.
+
+    Parameters
+    ----------
+    fit_result : FitResult
+
+    Returns
+    -------
+    Check
+        ``excess_zeros`` with value ``{"observed", "expected", "p_count",
+        "worst_run", "p_worst", "p_value"}``.
+    """
+    if not fit_result.fitted:
+        return Check("excess_zeros", "N/A", None, "no curve fitted")
+    lam = _lambda_all(fit_result)
+    p0 = np.exp(-lam)
+    zero = fit_result.data.events == 0
+    obs = int(zero.sum())
+    exp_ = float(p0.sum())
+    p_count = poisson_binomial_sf(obs, p0)
+    worst, p_worst = None, 1.0
+    if obs:
+        i = int(np.flatnonzero(zero)[np.argmin(p0[zero])])
+        worst = fit_result.data.labels()[i]
+        p_worst = float(min(1.0, p0[p0 <= p0[i]].sum()))
+    p = min(1.0, 2.0 * min(p_count, p_worst))
+    value = {"observed": obs, "expected": exp_, "p_count": p_count, "worst_run": worst,
+             "p_worst": p_worst, "p_value": p}
+    st = _status_from_p(p)
+    head = f"{obs} zero-event run(s), {exp_:.3g} expected from the fitted curve"
+    if st == "PASS":
+        return Check("excess_zeros", st, value, f"{head} (P(>= {obs}) = {p_count:.3g})")
+    i = fit_result.data.labels().index(worst)
+    return Check("excess_zeros", st, value, f"{head} (P(>= {obs}) = {p_count:.2g}; {worst} "
+                 f"expects {lam[i]:.3g} events, P(0) = {p0[i]:.2g}; combined p {p:.2g}): zeros "
+                 "the curve cannot explain (dead time, beam or DUT problem, or a wrong curve)")
+
+
+def overdispersion_check(fit_result: FitResult) -> Check:
+    """Pearson chi2 / dof and deviance / dof of the fitted runs.
+
+    A Poisson model with the right curve gives ratios near 1.  Larger ratios
+    mean extra-Poisson variation (or a curve the Weibull cannot follow): the
+    Poisson-likelihood intervals are then too narrow.  dof = n_points - p.
+
+    Parameters
+    ----------
+    fit_result : FitResult
+
+    Returns
+    -------
+    Check
+        ``overdispersion``; N/A when dof < 1.
+    """
+    if not fit_result.fitted:
+        return Check("overdispersion", "N/A", None, "no curve fitted")
+    g = goodness_of_fit(fit_result)
+    dof = g.dof
+    if dof < 1:
+        return Check("overdispersion", "N/A", {"dof": dof}, f"{g.n_points} points for "
+                     f"{len(fit_result.theta)} parameters: no degree of freedom left")
+    P, D, pP, pD = g.pearson, g.deviance, g.p_pearson, g.p_chi2
+    phi, phiD = P / dof, D / dof
+    value = {"pearson_per_dof": phi, "deviance_per_dof": phiD, "dof": dof,
+             "p_pearson": pP, "p_deviance": pD}
+    p = min(pP, pD)
+    # Too little scatter is also a signal (edited counts, runs not independent): the
+    # lower tail of Pearson's statistic, warned on only when extreme.
+    p_low = float(chi2.cdf(P, dof))
+    value["p_pearson_lower"] = p_low
+    small = g.n_small_expected
+    notes = ""
+    if dof < MIN_DOF_GOF:
+        notes += f"; only {dof} dof, little power"
+    if small:
+        notes += (f"; {small} run(s) expect < 5 events, the chi2 p-values are approximate "
+                  "(prefer the bootstrap p-value)")
+    head = (f"Pearson chi2/dof {phi:.3g} (p {pP:.2g}), deviance/dof {phiD:.3g} (p {pD:.2g}), "
+            f"dof {dof}")
+    if p < P_WARN or max(phi, phiD) > DISPERSION_WARN:
+        st = "FAIL" if p < P_FAIL else "WARNING"
+        return Check("overdispersion", st, value, head + ": more scatter than Poisson about the "
+                     "curve (extra-Poisson variation or a curve the model cannot follow); "
+                     "Poisson intervals too narrow, see the residuals" + notes)
+    if p_low < P_WARN:
+        st = "WARNING" if p_low < P_FAIL else "PASS"
+        return Check("overdispersion", st, value, head + f": less scatter than Poisson allows "
+                     f"(P(X2 <= {P:.3g}) = {p_low:.2g}); are the counts independent and "
+                     "unedited?" + notes)
+    return Check("overdispersion", "PASS", value, head + ": consistent with Poisson scatter"
+                 + notes)

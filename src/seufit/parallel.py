@@ -1,0 +1,84 @@
+"""Seeding and the executor seam.
+
+Randomness: all bootstrap counts are drawn in the parent process from one
+``numpy.random.Generator`` seeded by the recorded seed, before any work is
+split, so the draws cannot depend on workers, chunk size or backend.  Fitting a
+chunk is deterministic and row-independent, so the results cannot either.
+
+Execution: serial, joblib processes (``jobs > 1``), or any
+``concurrent.futures.Executor`` (a dask ``Client.get_executor()`` included).
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+
+__all__ = ["resolve_seed", "run_chunks"]
+
+
+def resolve_seed(seed: int | None) -> int:
+    """The seed to record: the given one, or a fresh 63-bit one."""
+    if seed is None:
+        return secrets.randbits(63)
+    seed = int(seed)
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    return seed
+
+
+def _progress_bar(total: int, desc: str, progress: bool | None):
+    from tqdm.auto import tqdm
+
+    disable = (not sys.stderr.isatty()) if progress is None else not progress
+    return tqdm(total=total, desc=desc, disable=disable, unit="replicate", leave=False)
+
+
+def run_chunks(
+    func: Callable,
+    payloads: Sequence,
+    *,
+    sizes: Sequence[int],
+    jobs: int = 1,
+    executor: Executor | None = None,
+    progress: bool | None = None,
+    desc: str = "bootstrap",
+) -> list:
+    """Apply ``func`` to every payload, in order, serially or in parallel.
+
+    Parameters
+    ----------
+    func : picklable callable
+    payloads : sequence
+        One argument per chunk.
+    sizes : sequence of int
+        Replicates per chunk (for the progress bar).
+    jobs : int
+        Worker processes through joblib when > 1 (-1: all cores); ignored when
+        ``executor`` is given.
+    executor : concurrent.futures.Executor, optional
+        Any executor, e.g. ``ProcessPoolExecutor`` or dask's ``client.get_executor()``.
+    progress : bool or None
+        Progress bar; None shows it only on a terminal.
+    """
+    results: list = [None] * len(payloads)
+    with _progress_bar(sum(sizes), desc, progress) as bar:
+        if executor is not None:
+            futures = [executor.submit(func, p) for p in payloads]
+            for i, fut in enumerate(futures):
+                results[i] = fut.result()
+                bar.update(sizes[i])
+        elif jobs == 1 or len(payloads) == 1:
+            for i, p in enumerate(payloads):
+                results[i] = func(p)
+                bar.update(sizes[i])
+        else:
+            from joblib import Parallel, delayed
+
+            par = Parallel(n_jobs=jobs, return_as="generator")
+            for i, r in enumerate(par(delayed(func)(p) for p in payloads)):
+                results[i] = r
+                bar.update(sizes[i])
+    return results

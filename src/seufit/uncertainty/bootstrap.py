@@ -1,0 +1,547 @@
+"""Parametric Poisson bootstrap of the maximum-likelihood estimator.
+
+Replicate counts N*_i ~ Poisson(lambda_hat_i) at the runs used in the fit; each
+replicate is refitted by the same estimator as the data (zero policy, bounds
+rule, solver), all replicates as one batched problem warm-started at the MLE.
+Replicates that cannot be fitted are counted by cause, never dropped silently.
+
+Intervals: percentile and BCa.  The BCa acceleration for this parametric
+setting is the skewness/6 of the linear approximation of the estimator in the
+counts: a = sum_i b_i^3 lambda_i / (6 (sum_i b_i^2 lambda_i)^1.5), where b_i is
+the slope of the estimate in N_i, taken from the least-squares regression of
+the replicate estimates on the simulated counts (Poisson cumulants all equal
+lambda_i).  For a single Poisson mean this gives the textbook 1/(6 sqrt(lambda)).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import norm, skew
+
+from .._format import html_table, num, text_table
+from .._io import write_atomic
+from .._provenance import provenance, versions
+from ..estimator import FAILURE_CAUSES, fit_counts
+from ..fit import FitResult
+from ..likelihood import poisson_deviance
+from ..parallel import resolve_seed, run_chunks
+
+__all__ = ["bootstrap", "BootstrapResult", "load_bootstrap", "choose_config", "bca_interval",
+           "acceleration", "CONFIGS"]
+
+CONFIGS = {
+    "full": {"n_boot": 10_000, "tol": 1e-9},
+    "conservative": {"n_boot": 20_000, "tol": 1e-10},
+}
+MIN_EVENTS_FULL = 50
+MIN_COUNT_FULL = 5
+
+
+def choose_config(events: np.ndarray) -> tuple[str, str]:
+    """The bootstrap article's rule: full when N >= 50 and the smallest non-zero count >= 5."""
+    events = np.asarray(events)
+    total = int(events.sum())
+    nz = events[events > 0]
+    mn = int(nz.min()) if nz.size else 0
+    if total >= MIN_EVENTS_FULL and mn >= MIN_COUNT_FULL:
+        return "full", f"{total} events >= {MIN_EVENTS_FULL} and smallest count {mn} >= 5"
+    why = []
+    if total < MIN_EVENTS_FULL:
+        why.append(f"{total} events < {MIN_EVENTS_FULL}")
+    if mn < MIN_COUNT_FULL:
+        why.append(f"smallest non-zero count {mn} < {MIN_COUNT_FULL}")
+    return "conservative", " and ".join(why)
+
+
+def acceleration(draws: np.ndarray, counts: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """BCa acceleration per parameter from the regression of estimates on counts.
+
+    Parameters
+    ----------
+    draws : (B, p) replicate estimates (successful replicates only).
+    counts : (B, n) the replicates' simulated counts.
+    lam : (n,) expected counts under the MLE.
+    """
+    X = np.column_stack([np.ones(len(counts)), counts - lam])
+    coef, *_ = np.linalg.lstsq(X, draws, rcond=None)
+    b = coef[1:]  # (n, p): d theta_j / d N_i
+    k2 = np.sum(b**2 * lam[:, None], axis=0)
+    k3 = np.sum(b**3 * lam[:, None], axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a = np.where(k2 > 0, k3 / (6.0 * k2**1.5), 0.0)
+    return a
+
+
+def bca_interval(draws: np.ndarray, estimate: float, a: float, cl: float):
+    """BCa interval of one parameter; returns (low, high, z0).
+
+    z0 = Phi^-1(fraction of replicates below the estimate, ties counted half);
+    the percentile levels are Phi(z0 + (z0 + z) / (1 - a (z0 + z))) for z = +/- z_{(1+cl)/2}.
+    """
+    draws = np.asarray(draws, float)
+    B = draws.size
+    frac = (np.sum(draws < estimate) + 0.5 * np.sum(draws == estimate)) / B
+    frac = np.clip(frac, 0.5 / B, 1 - 0.5 / B)
+    z0 = float(norm.ppf(frac))
+    out = []
+    for z in (norm.ppf((1 - cl) / 2), norm.ppf((1 + cl) / 2)):
+        den = 1.0 - a * (z0 + z)
+        level = norm.cdf(z0 + (z0 + z) / den) if den > 0 else (1.0 if z > 0 else 0.0)
+        out.append(float(np.quantile(draws, np.clip(level, 0.0, 1.0))))
+    return out[0], out[1], z0
+
+
+def _status(rate: float) -> str:
+    if rate > 0.98:
+        return "excellent"
+    if rate >= 0.95:
+        return "good"
+    if rate >= 0.90:
+        return "marginal"
+    return "poor"
+
+
+@dataclass(frozen=True, eq=False)
+class BootstrapResult:
+    """Bootstrap distribution of the estimator, its intervals and diagnostics.
+
+    ``draws_all`` holds every replicate (NaN rows for failures); ``draws`` only
+    the successful ones.  Intervals are estimate with [low, high] at ``cl``.
+    """
+
+    names: tuple[str, ...]
+    units: tuple[str, ...]
+    theta_hat: np.ndarray
+    draws_all: np.ndarray
+    cause: np.ndarray
+    counts: np.ndarray
+    nll: np.ndarray
+    lam_hat: np.ndarray
+    let: np.ndarray
+    exposure: np.ndarray
+    seed: int
+    config: str
+    config_reason: str
+    tol: float
+    zeros: str
+    cl: float
+    ci_method: str
+    ci_reason: str
+    se: np.ndarray
+    covariance: np.ndarray
+    correlation: np.ndarray
+    percentile: np.ndarray  # (p, 2)
+    bca: np.ndarray  # (p, 2)
+    z0: np.ndarray
+    a: np.ndarray
+    diagnostics: dict
+    band: dict
+    hessian_se: np.ndarray | None
+    provenance: dict = field(default_factory=dict)
+    fit: FitResult | None = None
+
+    @property
+    def n_boot(self) -> int:
+        return int(self.cause.size)
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.cause == 0
+
+    @property
+    def draws(self) -> np.ndarray:
+        return self.draws_all[self.ok]
+
+    @property
+    def n_success(self) -> int:
+        return int(self.ok.sum())
+
+    @property
+    def success_rate(self) -> float:
+        return self.n_success / self.n_boot
+
+    @property
+    def failures(self) -> dict[str, int]:
+        return {FAILURE_CAUSES[c]: int(np.sum(self.cause == c)) for c in sorted(FAILURE_CAUSES)
+                if c != 0 and np.any(self.cause == c)}
+
+    @property
+    def ci_low(self) -> np.ndarray:
+        return (self.bca if self.ci_method == "bca" else self.percentile)[:, 0]
+
+    @property
+    def ci_high(self) -> np.ndarray:
+        return (self.bca if self.ci_method == "bca" else self.percentile)[:, 1]
+
+    def deviances(self) -> np.ndarray:
+        """Deviance of each successful replicate at its own fit (for goodness of fit)."""
+        from ..models import WEIBULL4
+
+        model = self.fit.model if self.fit is not None else WEIBULL4
+        lam = model.value(self.draws, self.let) * self.exposure
+        N = self.counts[self.ok]
+        if self.zeros == "exclude":
+            keep = N > 0
+            return np.array([poisson_deviance(lam[i][keep[i]], N[i][keep[i]])
+                             for i in range(len(N))])
+        return poisson_deviance(lam, N)
+
+    def with_level(self, cl: float, ci: str | None = None) -> BootstrapResult:
+        """The same draws summarised at another level (and CI method); no refit."""
+        return _summarise(self, cl=cl, ci=ci or "auto" if ci is None else ci)
+
+    # -- output ----------------------------------------------------------------------
+    def _rows(self):
+        rows = []
+        for k, n in enumerate(self.names):
+            rows.append([n, self.theta_hat[k], self.se[k], self.ci_low[k], self.ci_high[k],
+                         self.z0[k], self.a[k], self.units[k]])
+        return rows
+
+    def __str__(self) -> str:
+        head = (f"parametric Poisson bootstrap: {self.n_boot} replicates ({self.config}: "
+                f"{self.config_reason}), seed {self.seed}")
+        out = [head,
+               f"  success {self.n_success}/{self.n_boot} ({100 * self.success_rate:.2f} %, "
+               f"{self.diagnostics['success']['status']})"]
+        for cause, k in self.failures.items():
+            out.append(f"    failed: {k} x {cause}")
+        out.append(f"  intervals: {100 * self.cl:g} % {self.ci_method} ({self.ci_reason})")
+        out.append(text_table(["parameter", "estimate", "boot se", "low", "high", "z0", "a",
+                               "unit"], self._rows()))
+        out.append("  correlation:")
+        out.append(text_table([""] + list(self.names),
+                              [[n] + [f"{v:+.2f}" for v in row]
+                               for n, row in zip(self.names, self.correlation)]))
+        for msg in self.diagnostics.get("flags", []):
+            out.append(f"  flag: {msg}")
+        return "\n".join(out)
+
+    def _repr_html_(self) -> str:
+        return ("<div><b>Parametric Poisson bootstrap</b> "
+                f"({self.n_boot} replicates, seed {self.seed}, {html.escape(self.config)})<br>"
+                + html_table(["parameter", "estimate", "boot se", "low", "high", "z0", "a",
+                              "unit"], self._rows(),
+                             caption=f"{100 * self.cl:g} % {self.ci_method} intervals")
+                + "".join(f"<br>flag: {html.escape(m)}" for m in self.diagnostics["flags"])
+                + "</div>")
+
+    def to_dict(self) -> dict:
+        params = {}
+        for k, n in enumerate(self.names):
+            params[n] = {"value": float(self.theta_hat[k]), "se": float(self.se[k]),
+                         "ci_low": float(self.ci_low[k]), "ci_high": float(self.ci_high[k]),
+                         "ci_method": self.ci_method, "z0": float(self.z0[k]),
+                         "a": float(self.a[k]),
+                         "percentile": self.percentile[k].tolist(), "bca": self.bca[k].tolist()}
+        return {
+            "parameters": params,
+            "correlation": self.correlation.tolist(),
+            "covariance": self.covariance.tolist(),
+            "n_boot": self.n_boot,
+            "n_success": self.n_success,
+            "failures": self.failures,
+            "success_rate": self.success_rate,
+            "config": self.config,
+            "config_reason": self.config_reason,
+            "tolerance": self.tol,
+            "zeros": self.zeros,
+            "cl": self.cl,
+            "ci_method": self.ci_method,
+            "ci_reason": self.ci_reason,
+            "diagnostics": self.diagnostics,
+            "band": self.band,
+            "seed": self.seed,
+            "provenance": self.provenance,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Archive the draws with seed, configuration and versions (NPZ)."""
+        import io
+
+        meta = {k: getattr(self, k) for k in ("names", "units", "seed", "config", "config_reason",
+                                              "tol", "zeros", "cl", "ci_method")}
+        meta["provenance"] = self.provenance
+        meta["versions"] = versions()
+        buf = io.BytesIO()
+        np.savez_compressed(buf, theta_hat=self.theta_hat, draws_all=self.draws_all,
+                            cause=self.cause, counts=self.counts, nll=self.nll,
+                            lam_hat=self.lam_hat, let=self.let, exposure=self.exposure,
+                            hessian_se=(np.full(len(self.names), np.nan)
+                                        if self.hessian_se is None else self.hessian_se),
+                            meta=np.array(json.dumps(meta)))
+        return write_atomic(path, buf.getvalue())
+
+
+def load_bootstrap(path: str | Path, cl: float | None = None, ci: str = "auto") -> BootstrapResult:
+    """Reload an archived bootstrap and recompute its summary (optionally at another level)."""
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+        hse = z["hessian_se"]
+        raw = dict(theta_hat=z["theta_hat"], draws_all=z["draws_all"], cause=z["cause"],
+                   counts=z["counts"], nll=z["nll"], lam_hat=z["lam_hat"], let=z["let"],
+                   exposure=z["exposure"], hessian_se=None if np.all(np.isnan(hse)) else hse)
+    stub = _raw_result(names=tuple(meta["names"]), units=tuple(meta["units"]), seed=meta["seed"],
+                       config=meta["config"], config_reason=meta["config_reason"],
+                       tol=meta["tol"], zeros=meta["zeros"], provenance=meta["provenance"],
+                       fit=None, **raw)
+    return _summarise(stub, cl=meta["cl"] if cl is None else cl,
+                      ci=meta["ci_method"] if (ci == "auto" and cl is None) else ci)
+
+
+def _raw_result(**kw) -> BootstrapResult:
+    p = len(kw["names"])
+    empty = np.full(p, np.nan)
+    filler = dict(cl=0.95, ci_method="percentile", ci_reason="", se=empty,
+                  covariance=np.full((p, p), np.nan), correlation=np.full((p, p), np.nan),
+                  percentile=np.full((p, 2), np.nan), bca=np.full((p, 2), np.nan), z0=empty,
+                  a=empty, diagnostics={}, band={})
+    return BootstrapResult(**filler, **kw)
+
+
+def _ci_rule(fit: FitResult | None, events: np.ndarray) -> tuple[str, str]:
+    total = int(np.sum(events))
+    zeros = int(np.sum(np.asarray(events) == 0))
+    if total >= 50 and zeros == 0:
+        return "bca", f"{total} events >= 50 and no zero-event run (series rule)"
+    why = f"{total} events < 50" if total < 50 else f"{zeros} zero-event run(s)"
+    return "percentile", f"{why} (series rule: BCa only with >= 50 events and no zeros)"
+
+
+def _summarise(r: BootstrapResult, cl: float, ci: str = "auto") -> BootstrapResult:
+    if not 0 < cl < 1:
+        raise ValueError(f"cl must be between 0 and 1, got {cl}")
+    if ci not in ("auto", "percentile", "bca"):
+        raise ValueError(f"ci must be auto, percentile or bca, got {ci!r}")
+    ok = r.cause == 0
+    D = r.draws_all[ok]
+    p = len(r.names)
+    if D.shape[0] < 10:
+        raise ValueError(f"only {D.shape[0]} successful replicates: too few to summarise")
+    events = r.fit.data.events if r.fit is not None else None
+    rule_events = events if events is not None else np.r_[r.counts[0] * 0 + 50]
+    if ci == "auto":
+        if events is None:
+            method, reason = r.ci_method, r.ci_reason or "as archived"
+        else:
+            method, reason = _ci_rule(r.fit, rule_events)
+    else:
+        method, reason = ci, "chosen by the user"
+    cov = np.cov(D, rowvar=False, ddof=1)
+    se = np.sqrt(np.diag(cov))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = cov / np.outer(se, se)
+    alpha = 1 - cl
+    perc = np.quantile(D, [alpha / 2, 1 - alpha / 2], axis=0).T
+    a = acceleration(D, r.counts[ok].astype(float), r.lam_hat)
+    bca = np.empty((p, 2))
+    z0 = np.empty(p)
+    for k in range(p):
+        lo, hi, z0[k] = bca_interval(D[:, k], r.theta_hat[k], float(a[k]), cl)
+        bca[k] = lo, hi
+    diag = _diagnostics(r, D, se, corr)
+    band = _band(r, D, cl)
+    return replace(r, cl=cl, ci_method=method, ci_reason=reason, se=se, covariance=cov,
+                   correlation=corr, percentile=perc, bca=bca, z0=z0, a=a, diagnostics=diag,
+                   band=band)
+
+
+def _diagnostics(r: BootstrapResult, D, se, corr) -> dict:
+    names = r.names
+    flags = []
+    rate = float(np.mean(r.cause == 0))
+    status = _status(rate)
+    if status in ("marginal", "poor"):
+        flags.append(f"success rate {100 * rate:.1f} % is {status}")
+    sk = skew(D, axis=0)
+    skew_d = {}
+    for n, s in zip(names, sk):
+        level = "ideal" if abs(s) < 0.5 else ("acceptable" if abs(s) <= 1.0 else "concerning")
+        skew_d[n] = {"skewness": float(s), "status": level}
+        if level != "ideal":
+            flags.append(f"{n}: skewness {s:+.2f} ({level})")
+    half = D.shape[0] // 2
+    c1, c2 = np.cov(D[:half], rowvar=False), np.cov(D[half:], rowvar=False)
+    s1, s2 = np.sqrt(np.diag(c1)), np.sqrt(np.diag(c2))
+    se_change = np.abs(s1 - s2) / np.maximum(0.5 * (s1 + s2), 1e-300)
+    r1, r2 = c1 / np.outer(s1, s1), c2 / np.outer(s2, s2)
+    # Correlations near 0 make a relative change meaningless: relative to max(|r|, 0.1).
+    r_change = np.abs(r1 - r2) / np.maximum(np.abs(0.5 * (r1 + r2)), 0.1)
+    stab = {"se_relative_change": dict(zip(names, map(float, se_change))),
+            "correlation_relative_change": {
+                f"{names[i]}-{names[j]}": float(r_change[i, j])
+                for i in range(len(names)) for j in range(i + 1, len(names))}}
+    unstable = [k for k, v in stab["se_relative_change"].items() if v > 0.10]
+    unstable += [k for k, v in stab["correlation_relative_change"].items() if v > 0.10]
+    stab["stable"] = not unstable
+    if unstable:
+        flags.append("covariance unstable between the two halves of the draws (> 10 %): "
+                     + ", ".join(unstable) + "; increase the number of replicates")
+    ident = [f"{names[i]}-{names[j]} r={corr[i, j]:+.2f}" for i in range(len(names))
+             for j in range(i + 1, len(names)) if abs(corr[i, j]) > 0.8]
+    if ident:
+        flags.append("strong correlation (|r| > 0.8), weakly identifiable: " + ", ".join(ident))
+    ratio = None
+    if r.hessian_se is not None:
+        ratio = dict(zip(names, map(float, r.hessian_se / se)))
+    return {
+        "success": {"rate": rate, "status": status},
+        "skewness": skew_d,
+        "stability": stab,
+        "identifiability": {"strong_pairs": ident, "threshold": 0.8},
+        "hessian_over_bootstrap_se": ratio,
+        "flags": flags,
+    }
+
+
+def _band(r: BootstrapResult, D, cl: float, n_grid: int = 60) -> dict:
+    from ..models import WEIBULL4
+
+    model = r.fit.model if r.fit is not None else WEIBULL4
+    lo_x = float(np.min(r.let))
+    hi_x = float(np.max(r.let))
+    grid = np.geomspace(lo_x / 1.5, hi_x * 1.5, n_grid)
+    qs = [(1 - cl) / 2, (1 + cl) / 2]
+    vals = np.empty((D.shape[0], n_grid))
+    for s in range(0, D.shape[0], 5000):
+        vals[s:s + 5000] = model.value(D[s:s + 5000], grid)
+    low, high = np.quantile(vals, qs, axis=0)
+    mle = model.value(r.theta_hat[None, :], grid)[0]
+    return {"let": grid.tolist(), "sigma_mle": mle.tolist(), "low": low.tolist(),
+            "high": high.tolist(), "cl": cl, "kind": "pointwise percentile"}
+
+
+def _fit_chunk(payload):
+    model, x, expo, counts, starts, zeros, tol = payload
+    bf = fit_counts(model, x, expo, counts, starts, zeros=zeros, tol=tol)
+    return bf.theta, bf.nll, bf.cause
+
+
+def replicate_starts(fr: FitResult) -> np.ndarray:
+    """Warm start at the MLE, plus the MLE moved into each kink interval of let_th.
+
+    Under ``zeros="include"`` the LET of a zero-event run below the lowest LET
+    with events is a kink of the likelihood in let_th that the solver does not
+    cross; one start on each side of it lets the better side win.
+    """
+    starts = [fr.theta]
+    j = getattr(fr.model, "kink_param", None)
+    if j is not None and fr.bounds is not None:
+        lo, hi = fr.bounds[0][j], fr.bounds[1][j]
+        knots = np.unique(np.r_[lo, fr.fit_data.let[(fr.fit_data.let > lo)
+                                                     & (fr.fit_data.let < hi)], hi])
+        if knots.size > 2:
+            for m in 0.5 * (knots[:-1] + knots[1:]):
+                s = fr.theta.copy()
+                s[j] = m
+                starts.append(s)
+    return np.array(starts)
+
+
+def bootstrap(
+    fit_result: FitResult,
+    *,
+    n_boot: int | None = None,
+    seed: int | None = None,
+    config: str = "auto",
+    ci: str = "auto",
+    cl: float = 0.95,
+    jobs: int = 1,
+    executor=None,
+    chunk_size: int = 5000,
+    progress: bool | None = None,
+) -> BootstrapResult:
+    """Parametric Poisson bootstrap of a fit.
+
+    Parameters
+    ----------
+    fit_result : FitResult
+        A fitted result (``seufit.fit``).
+    n_boot : int, optional
+        Replicates; default from the configuration (10,000 full, 20,000 conservative).
+    seed : int, optional
+        Seed of the one Generator that draws every replicate; a fresh one is
+        drawn and recorded when omitted.
+    config : {"auto", "full", "conservative"}
+        The bootstrap article's configuration rule, or a forced one.
+    ci : {"auto", "percentile", "bca"}
+        Interval method; auto: BCa with >= 50 events and no zero-event run, else percentile.
+    cl : float
+        Interval level.
+    jobs : int
+        Worker processes (joblib); results are identical for any value.
+    executor : concurrent.futures.Executor, optional
+        E.g. dask ``client.get_executor()``; overrides ``jobs``.
+    chunk_size : int
+        Replicates per task; results do not depend on it.
+    progress : bool, optional
+        Progress bar (default: only on a terminal).
+
+    Returns
+    -------
+    BootstrapResult
+    """
+    if not fit_result.fitted:
+        raise ValueError("no fitted curve to bootstrap (no run with events)")
+    if config not in ("auto", "full", "conservative"):
+        raise ValueError(f"config must be auto, full or conservative, got {config!r}")
+    fd = fit_result.fit_data
+    auto_cfg, auto_reason = choose_config(fit_result.data.events)
+    if config == "auto":
+        config, cfg_reason = auto_cfg, auto_reason
+    else:
+        cfg_reason = f"forced by the user (automatic rule: {auto_cfg}, {auto_reason})"
+    if n_boot is None:
+        n_boot = CONFIGS[config]["n_boot"]
+    n_boot = int(n_boot)
+    if n_boot < 20:
+        raise ValueError(f"n_boot must be at least 20, got {n_boot}")
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be positive")
+    tol = CONFIGS[config]["tol"]
+    seed = resolve_seed(seed)
+    lam = fit_result.predict(fd.let) * fd.exposure
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    counts = rng.poisson(lam, size=(n_boot, lam.size))
+    starts = replicate_starts(fit_result)
+    payloads, sizes = [], []
+    for s in range(0, n_boot, chunk_size):
+        c = counts[s:s + chunk_size]
+        payloads.append((fit_result.model, fd.let, fd.exposure, c, starts, fit_result.zeros, tol))
+        sizes.append(len(c))
+    parts = run_chunks(_fit_chunk, payloads, sizes=sizes, jobs=jobs, executor=executor,
+                       progress=progress)
+    theta = np.vstack([p[0] for p in parts])
+    nll = np.concatenate([p[1] for p in parts])
+    cause = np.concatenate([p[2] for p in parts])
+    hse = None
+    if fit_result.hessian is not None:
+        try:
+            ev = np.linalg.eigvalsh(fit_result.hessian)
+            if ev.min() > 0:
+                hse = np.sqrt(np.diag(np.linalg.inv(fit_result.hessian)))
+        except np.linalg.LinAlgError:
+            hse = None
+    options = {"n_boot": n_boot, "config": config, "ci": ci, "cl": cl, "zeros": fit_result.zeros,
+               "tol": tol, "n_starts": len(starts), **{f"fit_{k}": v for k, v in
+                                                        fit_result.provenance.get("options",
+                                                                                  {}).items()}}
+    units = list(fit_result.model.units)
+    if fit_result.model.names[:1] == ("sigma_sat",):
+        units[0] = fit_result.data.sigma_unit
+    raw = _raw_result(names=fit_result.names, units=tuple(units), theta_hat=fit_result.theta,
+                      draws_all=theta, cause=cause, counts=counts, nll=nll, lam_hat=lam,
+                      let=fd.let, exposure=fd.exposure, seed=seed, config=config,
+                      config_reason=cfg_reason, tol=tol, zeros=fit_result.zeros,
+                      hessian_se=hse, provenance=provenance(fit_result.data, options, seed),
+                      fit=fit_result)
+    return _summarise(raw, cl=cl, ci=ci)
+
+
+def describe_number(v) -> str:  # pragma: no cover - tiny helper for the CLI
+    return num(v)

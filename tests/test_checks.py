@@ -1,0 +1,436 @@
+"""Pre- and post-fit checks on handcrafted datasets, against independent references."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import chi2, poisson
+
+import seufit
+from seufit import checks as C
+from seufit.checks import (
+    Check,
+    checks_html,
+    checks_table,
+    correlation_matrix,
+    excess_zeros_check,
+    overdispersion_check,
+    poisson_binomial_sf,
+    post_fit_checks,
+    pre_fit_checks,
+    worst_status,
+)
+
+
+def _data(let, events, fluence=1e7, **extra):
+    let = np.asarray(let, float)
+    df = pd.DataFrame({"let": let, "fluence": np.broadcast_to(fluence, let.shape),
+                       "events": events, **extra})
+    return seufit.load(df)
+
+
+def _weibull(let, sat=1e-5, l0=1.0, s=1.5, w=15.0):
+    let = np.asarray(let, float)
+    z = np.clip(let - l0, 0, None) / w
+    return sat * -np.expm1(-(z**s))
+
+
+def _by_name(checks):
+    return {c.name: c for c in checks}
+
+
+LETS = np.array([1.5, 2.0, 3.0, 5.0, 8.0, 12.0, 16.0, 20.0, 30.0, 40.0, 60.0, 80.0])
+
+
+@pytest.fixture(scope="module")
+def cic():
+    return seufit.fit("example:cic_mpa_stubs")
+
+
+@pytest.fixture(scope="module")
+def mle():
+    return seufit.fit("example:mle_article")
+
+
+@pytest.fixture(scope="module")
+def boot():
+    return seufit.fit("example:bootstrap_article")
+
+
+@pytest.fixture(scope="module")
+def bad_zero():
+    """A zero-event run at LET 5 where the curve predicts about a dozen events."""
+    return seufit.fit(_data([0.5, 1, 2, 5, 10, 20, 40, 60], [0, 0, 3, 0, 30, 60, 80, 85],
+                            run=list("abcdefgh")))
+
+
+# -- Check ---------------------------------------------------------------------------
+
+def test_check_validates_status_and_serialises():
+    with pytest.raises(ValueError):
+        Check("x", "OK", 1, "bad status")
+    c = Check("x", "WARNING", {"a": np.float64(1.5), "b": np.array([1, 2]), "c": np.nan}, "m")
+    d = c.to_dict()
+    assert json.loads(json.dumps(d)) == {"name": "x", "status": "WARNING",
+                                         "value": {"a": 1.5, "b": [1, 2], "c": None},
+                                         "message": "m"}
+    assert not c.ok and Check("y", "N/A", None, "").ok
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.status = "PASS"
+
+
+def test_worst_status_and_tables():
+    cs = [Check("a", "PASS", 1, "fine"), Check("b", "N/A", None, "n/a"),
+          Check("c", "WARNING", 2, "hmm")]
+    assert worst_status(cs) == "WARNING"
+    assert worst_status(cs + [Check("d", "FAIL", 0, "no")]) == "FAIL"
+    assert worst_status([]) == "N/A"
+    text = checks_table(cs)
+    assert text.count("\n") == 2 and "WARNING" in text and "hmm" in text
+    html = checks_html(cs)
+    assert html.count("<tr") == 4 and 'class="seufit-warning"' in html
+
+
+# -- pre-fit -------------------------------------------------------------------------
+
+def test_pre_fit_all_zero():
+    res = _by_name(pre_fit_checks(_data([1, 5, 20, 60], [0, 0, 0, 0])))
+    assert res["events"].status == "FAIL"
+    assert res["events_per_parameter"].status == "FAIL"
+    assert res["mean_count"].status == "FAIL" and "upper limits only" in res["mean_count"].message
+    assert res["min_count"].status == "N/A"
+    assert res["zero_event_runs"].status == "N/A"
+
+
+def test_pre_fit_dense_article_example():
+    res = _by_name(pre_fit_checks("example:mle_article"))
+    assert [c.status for c in res.values()] == ["PASS", "PASS", "PASS", "WARNING", "PASS"]
+    assert res["events"].value == {"events": 381, "runs": 8, "runs_with_events": 8}
+    assert res["events_per_parameter"].value == pytest.approx(381 / 4)
+    assert res["min_count"].value == 3  # the 5-event rule of the bootstrap article
+    assert res["mean_count"].value == pytest.approx(381 / 8)
+
+
+@pytest.mark.parametrize("events, epp_status", [
+    ([1, 1, 2, 1, 1, 1, 1, 1], "FAIL"),         # 9 events: < 2.5 per parameter
+    ([1, 2, 2, 3, 4, 6, 6, 6], "WARNING"),      # 30 events: < 50
+    ([1, 5, 6, 6, 6, 6, 10, 10], "PASS"),       # 50 events: exactly 12.5 per parameter
+])
+def test_events_per_parameter_thresholds(events, epp_status):
+    res = _by_name(pre_fit_checks(_data(LETS[:8], events)))
+    assert res["events_per_parameter"].status == epp_status
+    assert res["events_per_parameter"].value == pytest.approx(sum(events) / 4)
+
+
+def test_min_count_rule():
+    assert _by_name(pre_fit_checks(_data(LETS[:6], [5, 9, 9, 9, 9, 9])))["min_count"].status \
+        == "PASS"
+    c = _by_name(pre_fit_checks(_data(LETS[:6], [0, 4, 9, 9, 9, 9])))["min_count"]
+    assert (c.status, c.value) == ("WARNING", 4)  # zeros do not count as the minimum
+
+
+def test_mean_count_threshold():
+    ev = np.zeros(60, int)
+    ev[-4:] = [1, 1, 2, 1]  # 5 events in 60 runs: 0.083 per run
+    res = _by_name(pre_fit_checks(_data(np.linspace(1, 80, 60), ev)))
+    assert res["mean_count"].status == "FAIL"
+    ev[-6:] = [1, 1, 1, 1, 1, 1]
+    ev[-4:] = [1, 1, 2, 1]  # 7 events: 0.117 per run
+    assert _by_name(pre_fit_checks(_data(np.linspace(1, 80, 60), ev)))["mean_count"].status \
+        == "PASS"
+
+
+def test_events_check_runs_and_dof():
+    res = _by_name(pre_fit_checks(_data(LETS[:5], [0, 0, 10, 20, 30])))
+    assert res["events"].status == "FAIL"  # 3 runs with events for 4 parameters
+    res = _by_name(pre_fit_checks(_data(LETS[:6], [0, 5, 10, 20, 30, 40])))
+    assert res["events"].status == "WARNING"  # 5 fitted points: 1 dof
+    res = _by_name(pre_fit_checks(_data(LETS[:6], [0, 5, 10, 20, 30, 40]), zeros="include"))
+    assert res["events"].status == "WARNING" and "2 degree" in res["events"].message
+    with pytest.raises(ValueError):
+        pre_fit_checks(_data(LETS[:6], [0, 5, 10, 20, 30, 40]), zeros="drop")
+
+
+def test_zero_runs_below_and_above_threshold():
+    below = _by_name(pre_fit_checks(_data(LETS[:7], [0, 0, 3, 8, 20, 30, 40])))
+    assert below["zero_event_runs"].status == "PASS" and below["zero_event_runs"].value == 2
+    above = _by_name(pre_fit_checks(_data(LETS[:7], [0, 2, 3, 0, 20, 30, 40])))
+    assert above["zero_event_runs"].status == "WARNING" and "#4" in above["zero_event_runs"].message
+
+
+# -- post-fit ------------------------------------------------------------------------
+
+def test_post_fit_names_and_order(mle):
+    names = [c.name for c in post_fit_checks(mle)]
+    assert names == ["converged", "at_bound", "sigma_sat_plausible", "let_th_plausible",
+                     "s_plausible", "w_plausible", "identifiability", "bootstrap_success",
+                     "interval_width", "upper_limits", "excess_zeros", "overdispersion"]
+
+
+def test_post_fit_without_curve():
+    r = seufit.fit(_data([1, 5, 20, 60], [0, 0, 0, 0]))
+    res = _by_name(post_fit_checks(r))
+    assert len(res) == 12 and all(c.status == "N/A" for c in res.values())
+
+
+def test_parameter_at_bound_cic(cic):
+    assert cic.at_bound == ("w",)  # the data-derived box: w <= 2 x LET span
+    res = _by_name(post_fit_checks(cic))
+    assert res["at_bound"].status == "WARNING" and res["at_bound"].value == {"w": "upper"}
+    assert res["w_plausible"].status == "WARNING"  # w = 122 > LET range 61
+    assert res["converged"].status == "PASS"
+
+
+def test_dense_example_plausible(mle):
+    res = _by_name(post_fit_checks(mle))
+    for name in ("converged", "at_bound", "sigma_sat_plausible", "let_th_plausible",
+                 "s_plausible", "w_plausible", "excess_zeros", "overdispersion"):
+        assert res[name].status == "PASS", res[name]
+    assert res["upper_limits"].status == "N/A"
+    assert res["bootstrap_success"].status == "N/A"
+
+
+def test_sigma_sat_below_garwood_lower_limit(mle):
+    d = mle.data
+    i = int(np.argmax(d.events / d.exposure))
+    # Independent Garwood lower limit: chi2.ppf(alpha/2, 2n) / 2, two-sided 95 %.
+    lower = chi2.ppf(0.025, 2 * d.events[i]) / 2 / d.exposure[i]
+    for factor, status in ((0.99, "WARNING"), (1.01, "PASS")):
+        theta = mle.theta.copy()
+        theta[0] = factor * lower
+        r = dataclasses.replace(mle, theta=theta)
+        c = _by_name(post_fit_checks(r))["sigma_sat_plausible"]
+        assert c.status == status
+        assert c.value["garwood_lower"] == pytest.approx(lower, rel=1e-10)
+
+
+@pytest.mark.parametrize("k, value, name, status", [
+    (1, 5.0, "let_th_plausible", "FAIL"),     # = lowest LET with events
+    (1, 4.99, "let_th_plausible", "PASS"),
+    (2, 0.25, "s_plausible", "WARNING"),
+    (2, 7.5, "s_plausible", "WARNING"),
+    (2, 6.9, "s_plausible", "PASS"),
+    (3, 75.1, "w_plausible", "WARNING"),      # LET range of the example is 75
+    (3, 74.9, "w_plausible", "PASS"),
+])
+def test_plausibility_thresholds(mle, k, value, name, status):
+    theta = mle.theta.copy()
+    theta[k] = value
+    assert _by_name(post_fit_checks(dataclasses.replace(mle, theta=theta)))[name].status \
+        == status
+
+
+def test_let_th_on_zero_run_kink():
+    # Zeros kept in the likelihood: let_th placed exactly on a zero-event LET is a kink.
+    r = seufit.fit("example:bootstrap_article", zeros="include")
+    theta = r.theta.copy()
+    theta[1] = 1.0
+    c = _by_name(post_fit_checks(dataclasses.replace(r, theta=theta)))["let_th_plausible"]
+    assert c.status == "WARNING" and "kink" in c.message
+
+
+def test_identifiability_from_covariance_and_supplied(mle):
+    cov = mle.covariance
+    sd = np.sqrt(np.diag(cov))
+    ref = cov / sd[:, None] / sd[None, :]
+    corr, source = correlation_matrix(mle)
+    assert source == "covariance"
+    np.testing.assert_allclose(corr, ref, rtol=1e-12)
+    c = _by_name(post_fit_checks(mle))["identifiability"]
+    iu = np.triu_indices(4, 1)
+    assert c.value["max_abs"] == pytest.approx(np.abs(ref[iu]).max())
+    assert c.status == ("WARNING" if np.abs(ref[iu]).max() > 0.8 else "PASS")
+    weak = np.eye(4)
+    weak[2, 3] = weak[3, 2] = -0.79
+    assert _by_name(post_fit_checks(mle, correlation=weak))["identifiability"].status == "PASS"
+    weak[2, 3] = weak[3, 2] = -0.81
+    c = _by_name(post_fit_checks(mle, correlation=weak))["identifiability"]
+    assert c.status == "WARNING" and "s~w" in c.message and c.value["source"] == "supplied"
+
+
+def test_identifiability_from_hessian_or_na(boot):
+    assert boot.covariance is None  # with_zeros variant: no Wald covariance
+    corr, source = correlation_matrix(boot)
+    assert source == "Hessian inverse"
+    inv = np.linalg.inv(boot.hessian)
+    sd = np.sqrt(np.diag(inv))
+    np.testing.assert_allclose(corr, inv / np.outer(sd, sd), atol=1e-8)
+    broken = dataclasses.replace(boot, hessian=-np.eye(4))
+    assert correlation_matrix(broken)[0] is None
+    assert _by_name(post_fit_checks(broken))["identifiability"].status == "N/A"
+
+
+@pytest.mark.parametrize("rate, status", [
+    (0.995, "PASS"), (0.98, "PASS"), (0.95, "PASS"), (0.9499, "WARNING"), (0.90, "WARNING"),
+    (0.8999, "FAIL"), (None, "N/A"),
+])
+def test_bootstrap_success_levels(mle, rate, status):
+    assert _by_name(post_fit_checks(mle, success_rate=rate))["bootstrap_success"].status \
+        == status
+
+
+def test_bootstrap_success_rejects_percent(mle):
+    with pytest.raises(ValueError):
+        post_fit_checks(mle, success_rate=97.0)
+
+
+def test_bootstrap_duck_typing(mle):
+    ns = SimpleNamespace(success_rate=0.85, correlation=np.eye(4), intervals=None)
+    res = _by_name(post_fit_checks(mle, ns))
+    assert res["bootstrap_success"].status == "FAIL"
+    assert res["identifiability"].value["source"] == "supplied"
+    res = _by_name(post_fit_checks(mle, {"success_rate": 0.99}, success_rate=0.91))
+    assert res["bootstrap_success"].status == "WARNING"  # keyword wins
+
+
+def test_interval_width(mle):
+    th = dict(zip(mle.names, mle.theta, strict=True))
+    narrow = {n: (0.8 * v, 1.2 * v) for n, v in th.items()}
+    c = _by_name(post_fit_checks(mle, intervals=narrow))["interval_width"]
+    assert c.status == "PASS"
+    assert c.value["s"] == pytest.approx(0.4)
+    assert c.value["let_th"] == pytest.approx(0.4 * th["let_th"] / 5.0)  # LET scale 5
+    wide = dict(narrow, s=(0.1 * th["s"], 1.2 * th["s"]))
+    c = _by_name(post_fit_checks(mle, intervals=wide))["interval_width"]
+    assert c.status == "WARNING" and "s width" in c.message
+    outside = dict(narrow, w=(1.1 * th["w"], 1.3 * th["w"]))
+    c = _by_name(post_fit_checks(mle, intervals=outside))["interval_width"]
+    assert c.status == "WARNING" and "outside" in c.message
+    # Default: the fit's own Wald intervals.
+    c = _by_name(post_fit_checks(mle))["interval_width"]
+    ref = (mle.ci_high[0] - mle.ci_low[0]) / mle.theta[0]
+    assert c.value["sigma_sat"] == pytest.approx(ref) and "Wald" in c.message
+    with pytest.raises(ValueError):
+        post_fit_checks(mle, intervals={"nope": (0, 1)})
+
+
+def test_upper_limit_exceeded(bad_zero):
+    res = _by_name(post_fit_checks(bad_zero))
+    c = res["upper_limits"]
+    assert c.status == "FAIL" and "run d" in c.message
+    u = [u for u in bad_zero.upper_limits if u.label == "run d"][0]
+    assert c.value["run d"] == pytest.approx(u.sigma_fit / (chi2.ppf(0.975, 2) / 2 / 1e7))
+    assert c.value["run a"] < 1
+
+
+def test_upper_limits_respected(boot):
+    assert _by_name(post_fit_checks(boot))["upper_limits"].status == "PASS"
+
+
+# -- excess zeros --------------------------------------------------------------------
+
+def _brute_sf(k, p):
+    """P(sum of Bernoulli(p_i) >= k) by enumerating every outcome."""
+    total = 0.0
+    for bits in itertools.product((0, 1), repeat=len(p)):
+        if sum(bits) >= k:
+            total += np.prod([pi if b else 1 - pi for b, pi in zip(bits, p, strict=True)])
+    return total
+
+
+def test_poisson_binomial_sf_exact():
+    p = np.array([0.9, 0.05, 0.3, 0.5, 1e-6, 0.99, 0.2, 0.7, 0.0, 1.0])
+    for k in range(0, 12):
+        assert poisson_binomial_sf(k, p) == pytest.approx(_brute_sf(k, p), abs=1e-14)
+
+
+def test_poisson_binomial_normal_branch():
+    p = np.full(3000, 0.01)  # binomial(3000, 0.01): mean 30
+    from scipy.stats import binom
+    assert poisson_binomial_sf(40, p) == pytest.approx(binom.sf(39, 3000, 0.01), rel=0.15)
+
+
+def test_excess_zeros_expectation(bad_zero):
+    c = excess_zeros_check(bad_zero)
+    d = bad_zero.data
+    lam = _weibull(d.let, *bad_zero.theta) * d.exposure  # independent curve evaluation
+    expected = poisson.pmf(0, lam).sum()
+    assert c.value["observed"] == 3
+    assert c.value["expected"] == pytest.approx(expected, rel=1e-9)
+    p_count = _brute_sf(3, np.exp(-lam))
+    assert c.value["p_count"] == pytest.approx(p_count, rel=1e-9)
+    # Three zeros where 1.4 are expected is unremarkable as a count (p about 0.02) ...
+    assert 0.001 < p_count < 0.05
+    # ... but run d expects a dozen events: P(0) = exp(-lambda_d), union over runs as rare.
+    lam_d = lam[3]
+    p_worst = np.exp(-lam)[np.exp(-lam) <= np.exp(-lam_d)].sum()
+    assert c.value["worst_run"] == "run d"
+    assert c.value["p_worst"] == pytest.approx(p_worst, rel=1e-9)
+    assert c.value["p_value"] == pytest.approx(2 * min(p_count, p_worst), rel=1e-9)
+    assert c.status == "FAIL" and "run d" in c.message
+
+
+def test_excess_zeros_consistent(boot):
+    c = excess_zeros_check(boot)
+    assert c.status == "PASS" and c.value["observed"] == 1
+    assert 0.5 < c.value["expected"] < 1.5  # the LET-1 run sits below the threshold
+
+
+# -- overdispersion ------------------------------------------------------------------
+
+def test_overdispersion_negative_binomial_noise():
+    rng = np.random.default_rng(7)
+    mu = _weibull(LETS) * 2e7  # 5 to 200 expected events
+    k = 5.0  # variance mu + mu^2 / 5: strongly over-dispersed
+    counts = rng.negative_binomial(k, k / (k + mu))
+    r = seufit.fit(_data(LETS, counts, fluence=2e7))
+    c = overdispersion_check(r)
+    assert c.status in ("WARNING", "FAIL")
+    assert c.value["pearson_per_dof"] > 1.5
+    # Independent Pearson statistic over the fitted runs.
+    fd = r.fit_data
+    lam = _weibull(fd.let, *r.theta) * fd.exposure
+    ref = np.sum((fd.events - lam) ** 2 / lam) / (fd.n_runs - 4)
+    assert c.value["pearson_per_dof"] == pytest.approx(ref, rel=1e-9)
+    assert c.value["p_pearson"] == pytest.approx(chi2.sf(ref * (fd.n_runs - 4),
+                                                         fd.n_runs - 4), rel=1e-9)
+
+
+def test_overdispersion_poisson_noise_passes():
+    rng = np.random.default_rng(11)
+    counts = rng.poisson(_weibull(LETS) * 2e7)
+    c = overdispersion_check(seufit.fit(_data(LETS, counts, fluence=2e7)))
+    assert c.status == "PASS" and c.value["pearson_per_dof"] < 1.5
+    # The unsound rule: variance/mean of the counts across LETs measures the curve.
+    assert counts.var(ddof=1) / counts.mean() > 10
+
+
+def test_overdispersion_needs_dof():
+    r = seufit.fit(_data(LETS[:4], [5, 10, 20, 30]))
+    assert overdispersion_check(r).status == "N/A"
+
+
+def test_real_campaign_scatter(cic):
+    # The CIC campaign scatters more than Poisson about the Weibull (p about 0.02).
+    c = overdispersion_check(cic)
+    assert c.status == "WARNING" and 0.005 < c.value["p_pearson"] < 0.05
+
+
+def test_thresholds_are_exported():
+    assert C.S_RANGE == (0.3, 7.0) and C.CORRELATION_LIMIT == 0.8
+    assert (C.SUCCESS_EXCELLENT, C.SUCCESS_GOOD, C.SUCCESS_MARGINAL) == (0.98, 0.95, 0.90)
+
+
+def test_too_little_scatter_warns():
+    # Counts equal to the rounded expectation: far less scatter than Poisson allows.
+    counts = np.round(_weibull(LETS) * 1e8).astype(int)  # 25 to 1000 events
+    c = overdispersion_check(seufit.fit(_data(LETS, counts, fluence=1e8)))
+    assert c.status == "WARNING" and "less scatter" in c.message
+    assert c.value["p_pearson_lower"] < 0.001
+
+
+def test_user_model_skips_weibull_rules():
+    model = seufit.UserModel(
+        names=("a", "b"), bounds=([1e-8, 0.1], [1e-3, 100.0]), transforms=("log", "log"),
+        func=lambda x, t: t[:, :1] * -np.expm1(-x[None, :] / t[:, 1:2]))
+    res = _by_name(post_fit_checks(seufit.fit("example:mle_article", model=model)))
+    assert all(res[n].status == "N/A" for n in ("sigma_sat_plausible", "let_th_plausible",
+                                                "s_plausible", "w_plausible"))
+    assert res["overdispersion"].value["dof"] == 6
+    assert res["identifiability"].value["pair"] == "a~b"
