@@ -11,6 +11,7 @@ from .data import DataError, TestData, example_names, example_path, load
 from .fit import FitResult, fit
 from .limits import garwood_interval, upper_limit
 from .models import WEIBULL4, Model, UserModel, Weibull4
+from .uncertainty.bootstrap import BootstrapResult, bootstrap, load_bootstrap
 
 try:
     __version__ = _metadata.version("seufit")
@@ -19,6 +20,6 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a sour
 
 __all__ = [
     "DataError", "TestData", "load", "example_names", "example_path", "fit", "FitResult",
-    "garwood_interval", "upper_limit", "Model", "UserModel", "Weibull4", "WEIBULL4",
+    "garwood_interval", "upper_limit", "bootstrap", "BootstrapResult", "load_bootstrap", "Model", "UserModel", "Weibull4", "WEIBULL4",
     "__version__",
 ]

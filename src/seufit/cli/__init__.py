@@ -23,7 +23,8 @@ class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException,
+                BrokenPipeError):
             raise
         except DataError as exc:
             click.echo(f"seufit: error: {exc}", err=True)
@@ -54,7 +55,10 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code instead of raising SystemExit."""
     try:
-        cli.main(args=argv, prog_name="seufit", standalone_mode=False)
+        # Without standalone mode, click returns the code of an Exit instead of raising it.
+        rv = cli.main(args=argv, prog_name="seufit", standalone_mode=False)
+        if isinstance(rv, int):
+            return rv
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
     except click.ClickException as exc:
@@ -67,7 +71,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:  # console script
-    sys.exit(main())
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:  # output piped into e.g. `head`: not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    sys.exit(code)
 
 
-from . import fit_cmd  # noqa: E402,F401  (registers the command)
+from . import bootstrap_cmd, fit_cmd  # noqa: E402,F401  (register the commands)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import norm, skew
 
-from .._format import html_table, num, text_table
+from .._format import html_table, text_table
 from .._io import write_atomic
 from .._provenance import provenance, versions
 from ..estimator import FAILURE_CAUSES, fit_counts
@@ -193,7 +193,7 @@ class BootstrapResult:
 
     def with_level(self, cl: float, ci: str | None = None) -> BootstrapResult:
         """The same draws summarised at another level (and CI method); no refit."""
-        return _summarise(self, cl=cl, ci=ci or "auto" if ci is None else ci)
+        return _summarise(self, cl=cl, ci=ci or "auto")
 
     # -- output ----------------------------------------------------------------------
     def _rows(self):
@@ -519,6 +519,7 @@ def bootstrap(
     theta = np.vstack([p[0] for p in parts])
     nll = np.concatenate([p[1] for p in parts])
     cause = np.concatenate([p[2] for p in parts])
+    theta[cause != 0] = np.nan  # a failed replicate has no estimate: counted, not imputed
     hse = None
     if fit_result.hessian is not None:
         try:
@@ -542,6 +543,3 @@ def bootstrap(
                       fit=fit_result)
     return _summarise(raw, cl=cl, ci=ci)
 
-
-def describe_number(v) -> str:  # pragma: no cover - tiny helper for the CLI
-    return num(v)

@@ -1,0 +1,170 @@
+"""Bootstrap API, reproducibility across backends, archive and CLI."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pytest
+
+import seufit
+from seufit.cli import main
+from seufit.uncertainty.bootstrap import choose_config, replicate_starts
+
+
+@pytest.fixture(scope="module")
+def cic_fit():
+    return seufit.fit("example:cic_mpa_stubs")
+
+
+@pytest.fixture(scope="module")
+def cic_boot(cic_fit):
+    return seufit.bootstrap(cic_fit, n_boot=400, seed=11)
+
+
+def _same(a, b):
+    np.testing.assert_array_equal(a.draws_all, b.draws_all)
+    np.testing.assert_array_equal(a.cause, b.cause)
+    np.testing.assert_array_equal(a.counts, b.counts)
+    np.testing.assert_array_equal(a.nll, b.nll)
+    assert json.dumps(a.to_dict()) == json.dumps(b.to_dict())
+
+
+def test_same_seed_same_result_different_seed_differs(cic_fit, cic_boot):
+    again = seufit.bootstrap(cic_fit, n_boot=400, seed=11)
+    _same(cic_boot, again)
+    other = seufit.bootstrap(cic_fit, n_boot=400, seed=12)
+    assert not np.array_equal(other.counts, cic_boot.counts)
+
+
+def test_chunk_size_does_not_change_results(cic_fit, cic_boot):
+    for chunk in (7, 150, 10_000):
+        _same(cic_boot, seufit.bootstrap(cic_fit, n_boot=400, seed=11, chunk_size=chunk))
+
+
+def test_serial_equals_processes_equals_dask(cic_fit, cic_boot):
+    """serial = joblib processes = ProcessPoolExecutor = dask LocalCluster, bit for bit."""
+    _same(cic_boot, seufit.bootstrap(cic_fit, n_boot=400, seed=11, jobs=2, chunk_size=100))
+    with ProcessPoolExecutor(2) as ex:
+        _same(cic_boot, seufit.bootstrap(cic_fit, n_boot=400, seed=11, executor=ex,
+                                         chunk_size=64))
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        _same(cic_boot, seufit.bootstrap(cic_fit, n_boot=400, seed=11,
+                                         executor=client.get_executor(), chunk_size=100))
+
+
+def test_counts_are_poisson_at_the_fitted_means(cic_fit, cic_boot):
+    lam = cic_fit.predict(cic_fit.fit_data.let) * cic_fit.fit_data.exposure
+    np.testing.assert_allclose(cic_boot.lam_hat, lam)
+    # Mean of 400 Poisson draws per run within 5 standard errors of lambda.
+    se = np.sqrt(lam / 400)
+    assert np.all(np.abs(cic_boot.counts.mean(axis=0) - lam) < 5 * se)
+
+
+def test_summary_statistics_match_numpy(cic_boot):
+    D = cic_boot.draws
+    np.testing.assert_allclose(cic_boot.covariance, np.cov(D.T))
+    np.testing.assert_allclose(cic_boot.se, D.std(axis=0, ddof=1))
+    np.testing.assert_allclose(cic_boot.percentile[:, 0], np.quantile(D, 0.025, axis=0))
+    np.testing.assert_allclose(cic_boot.percentile[:, 1], np.quantile(D, 0.975, axis=0))
+    assert cic_boot.n_success + sum(cic_boot.failures.values()) == cic_boot.n_boot
+
+
+def test_failures_are_counted_by_cause_never_dropped():
+    # Sparse data: many replicates have fewer than 3 runs with events.
+    import pandas as pd
+
+    df = pd.DataFrame({"let": [2, 5, 10, 20, 40], "fluence": [1e7] * 5,
+                       "events": [1, 1, 2, 3, 4]})
+    fr = seufit.fit(df)
+    b = seufit.bootstrap(fr, n_boot=300, seed=2)
+    assert b.failures.get("fewer than 3 runs with events", 0) > 0
+    assert b.n_success + sum(b.failures.values()) == 300
+    assert np.all(np.isnan(b.draws_all[~b.ok]))
+    assert b.config == "conservative"
+
+
+def test_config_and_ci_rules():
+    assert choose_config(np.array([10, 20, 30]))[0] == "full"
+    assert choose_config(np.array([4, 20, 30]))[0] == "conservative"
+    assert choose_config(np.array([5, 10, 20]))[0] == "conservative"  # 35 < 50 events
+    mle = seufit.bootstrap(seufit.fit("example:mle_article"), n_boot=200, seed=1)
+    assert mle.ci_method == "bca"
+    zeros = seufit.bootstrap(seufit.fit("example:bootstrap_article"), n_boot=200, seed=1)
+    assert zeros.ci_method == "percentile" and "zero" in zeros.ci_reason
+    forced = seufit.bootstrap(seufit.fit("example:bootstrap_article"), n_boot=200, seed=1,
+                              ci="bca", config="full")
+    assert forced.ci_method == "bca" and "forced" in forced.config_reason
+
+
+def test_include_mode_adds_a_start_on_each_side_of_the_zero_run_kink():
+    fr = seufit.fit("example:bootstrap_article", zeros="include")
+    starts = replicate_starts(fr)
+    # The zero run at LET 1 lies inside [0, 2): one start below it, one above.
+    assert np.any(starts[:, 1] < 1.0) and np.any(starts[1:, 1] > 1.0)
+
+
+def test_archive_roundtrip_and_other_level(tmp_path, cic_boot):
+    path = cic_boot.save(tmp_path / "draws.npz")
+    back = seufit.load_bootstrap(path)
+    np.testing.assert_array_equal(back.draws_all, cic_boot.draws_all)
+    np.testing.assert_allclose(back.bca, cic_boot.bca)
+    assert back.seed == cic_boot.seed and back.config == cic_boot.config
+    at90 = seufit.load_bootstrap(path, cl=0.90)
+    np.testing.assert_allclose(at90.percentile, cic_boot.with_level(0.90).percentile)
+    assert np.all(at90.percentile[:, 1] - at90.percentile[:, 0]
+                  <= cic_boot.percentile[:, 1] - cic_boot.percentile[:, 0] + 1e-15)
+
+
+def test_band_brackets_the_mle_curve(cic_boot):
+    band = cic_boot.band
+    lo, hi, mle = map(np.asarray, (band["low"], band["high"], band["sigma_mle"]))
+    assert lo.shape == hi.shape == mle.shape == (len(band["let"]),)
+    inside = (lo <= mle * (1 + 1e-9)) & (mle <= hi * (1 + 1e-9))
+    assert inside.mean() > 0.9
+
+
+def test_diagnostics_levels_and_hessian_ratio(cic_boot):
+    d = cic_boot.diagnostics
+    assert d["success"]["status"] in ("excellent", "good", "marginal", "poor")
+    assert set(d["skewness"]) == set(cic_boot.names)
+    ratio = d["hessian_over_bootstrap_se"]
+    hse = np.sqrt(np.diag(np.linalg.inv(cic_boot.fit.hessian)))
+    assert ratio["s"] == pytest.approx(hse[2] / cic_boot.se[2])
+    text = str(cic_boot)
+    assert "bootstrap" in text and "sigma_sat" in text
+    assert "<table" in cic_boot._repr_html_()
+
+
+def test_no_progress_output_off_a_terminal(cic_fit, capsys):
+    seufit.bootstrap(cic_fit, n_boot=50, seed=0)
+    assert capsys.readouterr().err == ""
+
+
+def test_cli_bootstrap_json_and_draws(tmp_path, capsys):
+    out = tmp_path / "b.json"
+    npz = tmp_path / "d.npz"
+    code = main(["bootstrap", "example:mle_article", "-n", "200", "--seed", "4", "--json",
+                 str(out), "--draws", str(npz)])
+    assert code == 0
+    d = json.loads(out.read_text())
+    for key in ("parameters", "correlation", "covariance", "n_boot", "n_success", "failures",
+                "success_rate", "config", "config_reason", "diagnostics", "seed", "provenance"):
+        assert key in d
+    for name in ("sigma_sat", "let_th", "s", "w"):
+        assert set(d["parameters"][name]) >= {"value", "se", "ci_low", "ci_high", "ci_method",
+                                             "z0", "a"}
+    assert d["n_boot"] == 200 and d["seed"] == 4
+    assert seufit.load_bootstrap(npz).n_boot == 200
+
+
+def test_cli_bootstrap_bad_input(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("let,fluence,events\n1,1e6,-3\n")
+    assert main(["bootstrap", str(bad), "-n", "50"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.csv" in err[0]
