@@ -20,6 +20,7 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a sour
 
 __all__ = [
     "DataError", "TestData", "load", "example_names", "example_path", "fit", "FitResult",
-    "garwood_interval", "upper_limit", "bootstrap", "BootstrapResult", "load_bootstrap", "Model", "UserModel", "Weibull4", "WEIBULL4",
+    "garwood_interval", "upper_limit", "bootstrap", "BootstrapResult", "load_bootstrap",
+    "Model", "UserModel", "Weibull4", "WEIBULL4",
     "__version__",
 ]

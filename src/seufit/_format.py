@@ -38,7 +38,7 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence], indent: str = "
         parts = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
         lines.append(indent + "  ".join(parts).rstrip())
         if i == 0:
-            lines.append(indent + "  ".join("-" * w for w in widths))
+            lines.append((indent + "  ".join("-" * w for w in widths)).rstrip())
     return "\n".join(lines)
 
 

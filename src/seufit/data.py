@@ -31,7 +31,9 @@ class DataError(ValueError):
 # in brackets removed, spaces and dashes as underscores).
 ALIASES: dict[str, tuple[str, ...]] = {
     "let": ("let", "let_mev", "let_mev_cm2_mg", "let_nominal", "linear_energy_transfer", "let0"),
-    "fluence": ("fluence", "fluence_cm2", "fluence_ions_cm2", "phi", "ions_cm2", "flu", "fluence_ions"),
+    "fluence": (
+        "fluence", "fluence_cm2", "fluence_ions_cm2", "phi", "ions_cm2", "flu", "fluence_ions",
+    ),
     "events": (
         "events", "event", "counts", "count", "upsets", "upset", "errors", "error", "n",
         "n_events", "nevents", "seu", "seus", "n_seu", "n_upsets", "num_events", "observed",
@@ -315,7 +317,8 @@ def _build(header, rows, where, label, digest, tilt) -> TestData:
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             j = canon[key]
-            raise DataError(f"{label}: {where[i]}, column '{header[j]}': {what} (got {rec_text(i, j)})")
+            raise DataError(
+                f"{label}: {where[i]}, column '{header[j]}': {what} (got {rec_text(i, j)})")
 
     def rec_text(i, j):
         return rows[i][j].strip()

@@ -86,21 +86,41 @@ def fit_counts(
     weights = (Nv > 0).astype(float) if zeros == "exclude" else np.ones_like(Nv)
     lo, hi = model.batch_bounds(x, Nv, exposure, weights)
     m = v.size
-    # Row r*K + k: dataset r, start k.
-    lo_k = np.repeat(lo, K, axis=0)
-    hi_k = np.repeat(hi, K, axis=0)
-    th0 = clip_inside(np.tile(starts, (m, 1)), lo_k, hi_k)
     obj = PoissonObjective(model, x, exposure, Nv, weights)
-    res = minimize_batch(obj, th0, lo_k, hi_k, model.transforms, rows=np.repeat(np.arange(m), K),
-                         kinks=obj.kinks, tol=tol, max_iter=max_iter)
-    fun = np.where(np.isfinite(res.fun), res.fun, np.inf).reshape(m, K)
-    conv = res.converged.reshape(m, K)
+    # Rows of the batch: every dataset with every shared start ...
+    row = np.repeat(np.arange(m), K)
+    th0 = np.tile(starts, (m, 1))
+    # ... plus, where a dataset's own box holds interior kinks of the threshold (zero-event
+    # runs kept in the likelihood below its lowest LET with events), one start per kink
+    # interval: the solver does not cross such a kink, so each side needs its own start.
+    kinks = obj.kinks
+    if kinks is not None:
+        j, kv = kinks
+        lo_j, hi_j = lo[:, j], hi[:, j]
+        edges = np.concatenate([lo_j[:, None], np.where((kv > lo_j[:, None]) & (kv < hi_j[:, None]),
+                                                        kv, np.nan), hi_j[:, None]], axis=1)
+        edges = np.sort(edges, axis=1)  # NaN last
+        mids = 0.5 * (edges[:, :-1] + edges[:, 1:])
+        n_int = np.sum(np.isfinite(edges), axis=1) - 1
+        has = np.flatnonzero(n_int > 1)
+        if has.size:
+            r_idx, c_idx = np.nonzero(np.isfinite(mids[has]))
+            extra = np.repeat(starts[:1], r_idx.size, axis=0)
+            extra[:, j] = mids[has][r_idx, c_idx]
+            row = np.concatenate([row, has[r_idx]])
+            th0 = np.vstack([th0, extra])
+    order = np.argsort(row, kind="stable")
+    row, th0 = row[order], th0[order]
+    th0 = clip_inside(th0, lo[row], hi[row])
+    res = minimize_batch(obj, th0, lo[row], hi[row], model.transforms, rows=row,
+                         kinks=kinks, tol=tol, max_iter=max_iter)
+    fun = np.where(np.isfinite(res.fun), res.fun, np.inf)
     # Lowest NLL among converged starts; a non-converged start only if none converged.
-    score = np.where(conv, fun, np.inf)
-    best = np.where(conv.any(axis=1), np.argmin(score, axis=1), np.argmin(fun, axis=1))
-    flat = np.arange(m) * K + best
+    key = np.lexsort((fun, ~res.converged, row))  # per dataset: converged first, then NLL
+    first = np.r_[True, row[key][1:] != row[key][:-1]]
+    flat = key[first]
     theta[v] = res.theta[flat]
     nll[v] = res.fun[flat]
     cause[v] = np.vectorize(_SOLVER_TO_CAUSE.get)(res.status[flat])
-    n_iter[v] = res.n_iter.reshape(m, K).sum(axis=1)
+    n_iter[v] = np.bincount(row, weights=res.n_iter, minlength=m).astype(int)
     return BatchFit(theta, nll, cause, n_iter)

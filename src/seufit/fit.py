@@ -138,7 +138,8 @@ class FitResult:
     def objective(self, counts=None) -> PoissonObjective:
         """The Poisson objective over the fitted runs (optionally other counts)."""
         d = self.fit_data
-        return PoissonObjective(self.model, d.let, d.exposure, d.events if counts is None else counts)
+        N = d.events if counts is None else counts
+        return PoissonObjective(self.model, d.let, d.exposure, N)
 
     # -- output ----------------------------------------------------------------------
     def _units(self) -> list[str]:
@@ -172,7 +173,8 @@ class FitResult:
             out.append(text_table(["parameter", "value", "se", f"{level} low", "high", "unit", ""],
                                   self.parameter_rows()))
             conv = "yes" if self.converged else "NO"
-            out.append(f"  NLL {self.nll:.6f} over {int(self.fit_mask.sum())} runs; converged: {conv};"
+            out.append(f"  NLL {self.nll:.6f} over {int(self.fit_mask.sum())} runs; "
+                       f"converged: {conv};"
                        f" projected gradient {num(self.proj_grad, 2)}; {self.n_iter} iterations,"
                        f" {self.n_eval} evaluations, {self.n_starts} starts ({self.method})")
             out.append(f"  Hessian: {self.hessian_status}")
@@ -258,7 +260,7 @@ class FitResult:
         }
 
 
-def _hessian_analysis(H: np.ndarray, theta: np.ndarray) -> tuple[str, np.ndarray, np.ndarray | None]:
+def _hessian_analysis(H: np.ndarray, theta: np.ndarray):
     """Judge positive definiteness on the scale-free Hessian D H D (D = |theta|)."""
     D = np.where(np.abs(theta) > 0, np.abs(theta), 1.0)
     Hs = H * D[:, None] * D[None, :]
@@ -273,6 +275,31 @@ def _hessian_analysis(H: np.ndarray, theta: np.ndarray) -> tuple[str, np.ndarray
     cond = top / ev.min()
     cov = np.linalg.inv(Hs) * D[:, None] * D[None, :]  # H^-1 = D Hs^-1 D
     return f"positive definite (condition number {cond:.3g})", ev, cov
+
+
+def _multistart(obj, starts, lo, hi, transforms, first_iter: int = 30):
+    """All starts with a short iteration budget; then only unfinished rows that could win.
+
+    Most starts converge in under 20 Newton steps; the few that crawl along a ridge
+    would otherwise set the wall time of the whole batch.
+    """
+    res = minimize_batch(obj, starts, lo, hi, transforms, kinks=obj.kinks, max_iter=first_iter)
+    fun = np.where(np.isfinite(res.fun), res.fun, np.inf)
+    best_conv = np.min(np.where(res.converged, fun, np.inf))
+    again = np.flatnonzero(~res.converged & (res.status != 3) & (fun < best_conv + 1.0))
+    if again.size == 0:
+        return res
+    more = minimize_batch(obj, res.theta[again], lo, hi, transforms, kinks=obj.kinks)
+    merged = {}
+    for name in ("theta", "fun", "converged", "status", "proj_grad", "at_lower", "at_upper"):
+        arr = getattr(res, name).copy()
+        arr[again] = getattr(more, name)
+        merged[name] = arr
+    n_iter = res.n_iter.copy()
+    n_iter[again] += more.n_iter
+    n_eval = res.n_eval.copy()
+    n_eval[again] += more.n_eval
+    return type(res)(n_iter=n_iter, n_eval=n_eval, **merged)
 
 
 def fit(
@@ -370,7 +397,7 @@ def fit(
 
     if method == "newton":
         starts = model.starts(x, N, expo, (lo, hi))
-        res = minimize_batch(obj, starts, lo, hi, model.transforms, kinks=obj.kinks)
+        res = _multistart(obj, starts, lo, hi, model.transforms)
         fun = np.where(np.isfinite(res.fun), res.fun, np.inf)
         # Prefer converged rows; among them the lowest NLL.
         order = np.lexsort((fun, ~res.converged))
@@ -411,6 +438,16 @@ def fit(
     hstatus, ev, cov = _hessian_analysis(H, theta)
     if at_bound:
         hstatus += f"; parameter(s) at a bound ({', '.join(at_bound)}): Wald intervals unreliable"
+    kj = getattr(model, "kink_param", None)
+    if kj is not None and np.any(np.abs(x - theta[kj]) <= 1e-7 * max(1.0, abs(theta[kj]))):
+        # let_th on the LET of a run in the likelihood: the NLL has a corner there, so the
+        # Hessian describes one side only.
+        name = model.names[kj]
+        hstatus += (f"; {name} sits on a tested LET (a kink of the likelihood): the Hessian "
+                    "is one-sided and Wald intervals are not valid there")
+        messages.append(f"{name} = {theta[kj]:.6g} lies exactly on the LET of a run in the "
+                        "likelihood (a zero-event run under zeros=include): use the profile "
+                        "likelihood or the bootstrap for its interval")
     se = ci_lo = ci_hi = covariance = None
     if variant == "standard":
         if cov is not None:

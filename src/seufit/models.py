@@ -106,6 +106,9 @@ class Weibull4(Model):
         if order == 0:
             return f, None, None
         E = np.where(above, np.exp(-z), 0.0)  # 0 below threshold: kills derivatives
+        # Slopes in let_th diverge as L -> let_th for s < 1; a floor on the distance far
+        # below any physical LET difference keeps them finite.
+        d_safe = np.maximum(d_safe, 1e-100)
         zL0 = -s * z / d_safe
         zs = z * ell
         zw = -s * z / w
@@ -117,7 +120,7 @@ class Weibull4(Model):
         J[..., 3] = A * E * zw
         if order == 1:
             return f, J, None
-        zLL = s * (s - 1.0) * z / d_safe**2
+        zLL = s * (s - 1.0) * (z / d_safe) / d_safe  # d**2 would underflow for tiny d
         zLs = -(s * ell + 1.0) * z / d_safe
         zLw = s * s * z / (d_safe * w)
         zss = z * ell * ell

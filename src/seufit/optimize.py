@@ -254,8 +254,8 @@ def minimize_batch(
         n_iter=n_iter,
         n_eval=n_eval,
         proj_grad=proj_grad,
-        at_lower=at_lo | (act_lo & (phi <= lo_i + 1e-6)),
-        at_upper=at_hi | (act_hi & (phi >= hi_i - 1e-6)),
+        at_lower=at_lo | (act_lo & (phi <= lo_i + 1e-6) & ~fixed),
+        at_upper=at_hi | (act_hi & (phi >= hi_i - 1e-6) & ~fixed),
     )
 
 

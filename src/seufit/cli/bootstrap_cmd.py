@@ -14,7 +14,8 @@ from .options import cl_option, data_argument, json_option, read, tilt_option, z
 @cli.command("bootstrap")
 @data_argument
 @click.option("-n", "--n-boot", type=click.IntRange(min=20), default=None,
-              help="Replicates (default: 10,000 full / 20,000 conservative, by the article's rule).")
+              help="Replicates (default by the article's rule: 10,000 full, 20,000 "
+                   "conservative).")
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="Seed; a fresh one is drawn and recorded when omitted.")
 @click.option("--jobs", type=int, default=1, show_default=True,

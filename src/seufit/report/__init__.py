@@ -1,0 +1,1 @@
+"""Reports of seufit results: text, JSON, figures and HTML."""

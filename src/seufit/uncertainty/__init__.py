@@ -1,0 +1,1 @@
+"""Uncertainty of the fitted parameters: one module per method, each with its own result."""

@@ -1,0 +1,176 @@
+"""Reading SEU test data: aliases, tilt, per-bit exposure, validation."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seufit.data import DataError, TestData, example_names, example_path, load
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "let,fluence,events",
+        "LET,Fluence,Counts",
+        "Let (MeV cm2/mg),FLUENCE_CM2,Upsets",
+        "let_mev,fluence [ions/cm2],errors",
+        "LET,Phi,N",
+        "linear energy transfer,ions-cm2,SEUs",
+        " LET0 , Fluence_Ions , Event ",
+    ],
+)
+def test_column_aliases_and_case(csv_file, header):
+    d = load(csv_file(f"{header}\n1.5,1e6,3\n10,2e6,17\n"))
+    np.testing.assert_array_equal(d.let, [1.5, 10.0])
+    np.testing.assert_array_equal(d.fluence, [1e6, 2e6])
+    np.testing.assert_array_equal(d.events, [3, 17])
+
+
+def test_column_order_does_not_matter(csv_file):
+    d = load(csv_file("Errors,Tilt,Fluence_cm2,LET\n3,0,1e6,1.5\n17,0,2e6,10\n"))
+    np.testing.assert_array_equal(d.let, [1.5, 10.0])
+    np.testing.assert_array_equal(d.events, [3, 17])
+
+
+def test_optional_columns_are_read(csv_file):
+    p = csv_file("Run_ID,Species,DUT,LET,Fluence,Events,Tilt,N_Bits\n"
+                 "a1,Kr,chip7,30,1e6,5,0,1024\n")
+    d = load(p)
+    assert d.run == ("a1",) and d.ion == ("Kr",) and d.device == ("chip7",)
+    assert d.bits[0] == 1024 and d.angle[0] == 0
+    assert d.labels() == ["run a1"]
+
+
+def test_semicolon_and_tab_separators(csv_file):
+    for sep in (";", "\t"):
+        d = load(csv_file(sep.join(["let", "fluence", "events"]) + "\n"
+                          + sep.join(["2", "1e6", "4"]) + "\n"))
+        assert d.n_runs == 1 and d.events[0] == 4
+
+
+def test_tilt_correction_on_the_cic_example():
+    d = load("example:cic_mpa_stubs")
+    raw = pd.read_csv(example_path("cic_mpa_stubs"))
+    assert d.n_runs == 10
+    cos30 = np.cos(np.radians(30.0))
+    # Run 3: Ne at 30 degrees, LET 3.3 -> effective 3.81; fluence * cos.
+    assert d.angle[2] == 30
+    assert round(d.let[2], 2) == 3.81
+    assert d.let[2] == pytest.approx(3.3 / cos30, rel=1e-14)
+    assert d.fluence[2] == pytest.approx(raw["fluence"][2] * cos30, rel=1e-14)
+    assert d.let_nominal[2] == 3.3 and d.fluence_nominal[2] == raw["fluence"][2]
+    # Normal-incidence runs unchanged.
+    others = np.arange(10) != 2
+    np.testing.assert_array_equal(d.let[others], raw["let"][others])
+    np.testing.assert_array_equal(d.fluence[others], raw["fluence"][others])
+    assert any("tilt" in n for n in d.notes)
+    # Same number of events: tilt changes the exposure, not the counts.
+    assert d.n_events == raw["events"].sum()
+
+
+def test_tilt_switched_off():
+    d = load("example:cic_mpa_stubs", tilt=False)
+    raw = pd.read_csv(example_path("cic_mpa_stubs"))
+    np.testing.assert_array_equal(d.let, raw["let"])
+    np.testing.assert_array_equal(d.fluence, raw["fluence"])
+    assert not d.tilt_corrected
+
+
+def test_runs_at_the_same_let_stay_separate():
+    d = load("example:cic_mpa_stubs", tilt=False)
+    # Runs 2 and 3 are both Ne at 3.3 without tilt correction: two rows, not one.
+    assert d.n_runs == 10
+    assert np.sum(d.let == 3.3) == 2
+    np.testing.assert_array_equal(d.events[d.let == 3.3], [21, 18])
+
+
+def test_bits_give_per_bit_exposure(csv_file):
+    d = load(csv_file("let,fluence,events,bits\n5,1e6,12,4096\n20,2e6,40,4096\n"))
+    assert d.per_bit and d.sigma_unit == "cm2/bit"
+    np.testing.assert_array_equal(d.exposure, [4.096e9, 8.192e9])
+    np.testing.assert_allclose(d.cross_section, [12 / 4.096e9, 40 / 8.192e9], rtol=1e-15)
+    d2 = load(csv_file("let,fluence,events\n5,1e6,12\n", "b.csv"))
+    assert not d2.per_bit and d2.sigma_unit == "cm2/device"
+    np.testing.assert_array_equal(d2.exposure, d2.fluence)
+
+
+def test_tilt_and_bits_combine(csv_file):
+    d = load(csv_file("let,fluence,events,angle,bits\n10,1e6,3,60,100\n"))
+    assert d.let[0] == pytest.approx(20.0, rel=1e-13)
+    assert d.exposure[0] == pytest.approx(0.5e6 * 100, rel=1e-13)
+
+
+def test_comments_and_blank_lines(csv_file):
+    p = csv_file("# campaign 2024, device X\n\nlet,fluence,events\n# a comment row\n"
+                 "1,1e6,0\n\n  # indented comment\n2,1e6,5\n")
+    d = load(p)
+    np.testing.assert_array_equal(d.let, [1.0, 2.0])
+    np.testing.assert_array_equal(d.events, [0, 5])
+
+
+def test_flux_times_duration_fallback(csv_file):
+    d = load(csv_file("let,flux,duration_s,events\n3,1e4,200,5\n9,2e4,50,7\n"))
+    np.testing.assert_array_equal(d.fluence, [2e6, 1e6])
+    assert any("flux" in n for n in d.notes)
+
+
+def test_dataframe_input_matches_csv(csv_file):
+    text = "LET,Fluence,Counts,tilt\n1.5,1e6,3,0\n10,2e6,17,45\n"
+    from_csv = load(csv_file(text))
+    df = pd.DataFrame({"LET": [1.5, 10.0], "Fluence": [1e6, 2e6], "Counts": [3, 17],
+                       "tilt": [0, 45]})
+    from_df = load(df)
+    for name in ("let", "fluence", "events", "angle"):
+        np.testing.assert_array_equal(getattr(from_df, name), getattr(from_csv, name))
+    assert from_df.source == "<DataFrame>"
+    assert len(from_df.sha256) == 64
+
+
+def test_dataframe_nan_names_row_and_column():
+    df = pd.DataFrame({"let": [1.0, np.nan], "fluence": [1e6, 1e6], "events": [1, 2]})
+    with pytest.raises(DataError, match=r"<DataFrame>: row 1, column 'let'"):
+        load(df)
+
+
+def test_sha256_is_of_the_file_bytes(csv_file):
+    text = "let,fluence,events\n1,1e6,3\n"
+    p = csv_file(text)
+    assert load(p).sha256 == hashlib.sha256(p.read_bytes()).hexdigest()
+    assert load(p, name="nice").source == "nice"
+
+
+def test_examples():
+    assert set(example_names()) == {"cic_mpa_stubs", "mle_article", "bootstrap_article"}
+    mle = load("example:mle_article")
+    np.testing.assert_array_equal(mle.events, [3, 12, 28, 45, 62, 71, 78, 82])
+    assert mle.n_events == 381
+    boot = load("example:bootstrap_article")
+    assert boot.n_events == 148 and int((boot.events == 0).sum()) == 1
+    with pytest.raises(DataError, match="unknown example"):
+        load("example:nope")
+
+
+def test_bare_example_name_gets_a_hint(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError, match="did you mean example:mle_article"):
+        load("mle_article")
+
+
+def test_testdata_is_immutable():
+    d = load("example:mle_article")
+    with pytest.raises(AttributeError):
+        d.let = np.zeros(8)
+    with pytest.raises(ValueError):
+        d.events[0] = 7
+    assert isinstance(d, TestData)
+
+
+def test_subset_keeps_labels():
+    d = load("example:cic_mpa_stubs")
+    s = d.subset(d.events > 30)
+    assert s.n_runs == int((d.events > 30).sum())
+    assert s.run == tuple(r for r, e in zip(d.run, d.events, strict=True) if e > 30)

@@ -1,0 +1,96 @@
+"""Exact (Garwood) Poisson intervals and zero-event upper limits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from reference import poisson_lower_root, poisson_upper_root
+
+from seufit.limits import UpperLimit, garwood_interval, upper_limit
+
+# The MLE article's table "Poisson 95% CI", as printed.
+ARTICLE_TABLE = {
+    3: (0.6, 8.8),
+    10: (4.8, 18.4),
+    25: (16.2, 36.8),
+    50: (37.1, 66.0),
+    100: (81.4, 121.6),
+}
+# Two printed upper ends are wrong at the printed rounding.  The exact Garwood values,
+# confirmed by Brent root finding on scipy.stats.poisson (test below), are
+# 25 -> 36.905 (prints as 36.9, not 36.8) and 50 -> 65.919 (65.9, not 66.0).
+ARTICLE_MISPRINTS = {25: (16.2, 36.9), 50: (37.1, 65.9)}
+
+
+@pytest.mark.parametrize("n", sorted(ARTICLE_TABLE))
+def test_article_table_to_printed_decimals(n):
+    expected = ARTICLE_MISPRINTS.get(n, ARTICLE_TABLE[n])
+    lo, hi = garwood_interval(n, 0.95)
+    assert round(float(lo), 1) == expected[0]
+    assert round(float(hi), 1) == expected[1]
+
+
+@pytest.mark.parametrize("n", sorted(ARTICLE_MISPRINTS))
+def test_article_misprints_are_misprints(n):
+    """The printed value disagrees with an independent root-finding at its own rounding."""
+    printed = ARTICLE_TABLE[n][1]
+    exact = poisson_upper_root(n, 0.025)
+    assert round(exact, 1) != printed
+    assert round(exact, 1) == ARTICLE_MISPRINTS[n][1]
+
+
+@pytest.mark.parametrize("cl", [0.68, 0.9, 0.95, 0.99])
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 10, 25, 50, 100, 400])
+def test_garwood_matches_root_finding(n, cl):
+    a = (1 - cl) / 2
+    lo, hi = garwood_interval(n, cl)
+    assert float(lo) == pytest.approx(poisson_lower_root(n, a), rel=1e-9)
+    assert float(hi) == pytest.approx(poisson_upper_root(n, a), rel=1e-9)
+
+
+def test_garwood_is_vectorised_and_zero_has_lower_zero():
+    n = np.array([0, 1, 5])
+    lo, hi = garwood_interval(n)
+    assert lo.shape == hi.shape == (3,)
+    assert lo[0] == 0.0
+    assert np.all(np.diff(hi) > 0) and np.all(lo < n + 1e-12) and np.all(hi > n)
+
+
+def test_zero_events_two_sided_is_the_articles_3_7():
+    # P(N = 0 | mu) = exp(-mu) = 0.025: mu = ln 40.
+    assert float(upper_limit(0, 0.95, "two-sided")) == pytest.approx(np.log(40.0), rel=1e-12)
+    assert round(float(upper_limit(0)), 3) == 3.689
+    assert round(float(upper_limit(0)), 1) == 3.7
+    assert float(garwood_interval(0)[1]) == pytest.approx(float(upper_limit(0)), rel=1e-14)
+
+
+def test_zero_events_one_sided_is_3_0():
+    assert float(upper_limit(0, 0.95, "one-sided")) == pytest.approx(np.log(20.0), rel=1e-12)
+    assert round(float(upper_limit(0, 0.95, "one-sided")), 3) == 2.996
+
+
+@pytest.mark.parametrize("cl", [0.5, 0.9, 0.95, 0.99, 0.999])
+@pytest.mark.parametrize("sided", ["two-sided", "one-sided"])
+def test_upper_limit_is_root_of_poisson_cdf(cl, sided):
+    alpha = (1 - cl) / 2 if sided == "two-sided" else 1 - cl
+    for n in (0, 1, 4, 30):
+        assert float(upper_limit(n, cl, sided)) == pytest.approx(poisson_upper_root(n, alpha),
+                                                                 rel=1e-9)
+
+
+@pytest.mark.parametrize(("cl", "sided"), [(0.0, "two-sided"), (1.0, "one-sided"),
+                                           (1.5, "two-sided"), (0.95, "upper")])
+def test_bad_level_or_sidedness_raises(cl, sided):
+    with pytest.raises(ValueError):
+        upper_limit(0, cl, sided)
+
+
+def test_upper_limit_record():
+    u = UpperLimit(let=2.0, fluence=1e6, sigma_upper=3.689e-6, cl=0.95, sided="two-sided",
+                   events_upper=3.689, label="run 1")
+    assert u.curve_below is None
+    assert UpperLimit(**{**u.__dict__, "sigma_fit": 3.0e-6}).curve_below is True
+    assert UpperLimit(**{**u.__dict__, "sigma_fit": 4.0e-6}).curve_below is False
+    d = u.to_dict()
+    assert {"let", "fluence", "sigma_upper", "cl", "sided", "curve_below"} <= set(d)
+    assert "95 % two-sided" in u.describe()

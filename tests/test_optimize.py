@@ -1,0 +1,128 @@
+"""The batched projected-Newton solver on problems with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from iminuit import Minuit
+
+from seufit.likelihood import PoissonObjective
+from seufit.models import UserModel
+from seufit.optimize import STATUS, minimize_batch, minimize_lbfgsb
+
+X = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+PHI = np.array([1e6, 2e6, 1e6, 5e5, 5e5])
+N = np.array([3, 9, 14, 12, 20])
+
+LINEAR = UserModel(names=("a",), func=lambda x, t: t[:, :1] * x[None, :],
+                   jac=lambda x, t: np.broadcast_to(x[None, :, None], (t.shape[0], x.size, 1)),
+                   hess=lambda x, t: np.zeros((t.shape[0], x.size, 1, 1)),
+                   bounds=([1e-9], [1e-4]), transforms=("log",))
+
+
+def _a_hat(counts):
+    """Closed-form MLE of sigma = a * L: sum N / sum(L * exposure)."""
+    return counts.sum(axis=-1) / np.sum(X * PHI)
+
+
+def test_one_parameter_closed_form_in_log_coordinates():
+    obj = PoissonObjective(LINEAR, X, PHI, N)
+    starts = np.array([[1e-9], [3e-8], [1e-6], [9e-5]])
+    r = minimize_batch(obj, starts, [1e-9], [1e-4], LINEAR.transforms)
+    assert r.theta.shape == (4, 1)
+    # Convergence is judged in NLL units (tol 1e-10): the NLL is within 1e-9 of the
+    # optimum, the parameter within sqrt(2e-9 / N_tot) relative.
+    best = obj(np.array([[_a_hat(N)]]), 0)[0][0]
+    np.testing.assert_allclose(r.fun, best, rtol=0, atol=1e-9)
+    assert np.all(r.fun >= best - 1e-12)
+    np.testing.assert_allclose(r.theta[:, 0], _a_hat(N), rtol=1e-5)
+    assert np.all(r.converged) and np.all(r.status == 0)
+    assert not r.at_lower.any() and not r.at_upper.any()
+
+
+def test_rows_fit_different_datasets_at_once():
+    counts = np.vstack([N, 2 * N, N + 5, np.ones(5, int)])
+    obj = PoissonObjective(LINEAR, X, PHI, counts)
+    rows = np.array([3, 0, 2, 1, 1])
+    r = minimize_batch(obj, np.full((5, 1), 1e-6), [1e-9], [1e-4], ("log",), rows=rows)
+    np.testing.assert_allclose(r.theta[:, 0], _a_hat(counts[rows]), rtol=1e-5)
+    best = obj(_a_hat(counts[rows])[:, None], 0, rows)[0]
+    np.testing.assert_allclose(r.fun, best, rtol=0, atol=1e-9)
+    assert np.all(r.converged)
+
+
+def test_optimum_outside_the_box_lands_on_the_bound():
+    obj = PoissonObjective(LINEAR, X, PHI, N)
+    a = float(_a_hat(N))
+    r = minimize_batch(obj, [[0.2 * a], [0.5 * a]], [1e-9], [0.5 * a], ("log",))
+    np.testing.assert_allclose(r.theta[:, 0], 0.5 * a, rtol=1e-12)
+    assert r.at_upper.all() and not r.at_lower.any()
+    assert np.all(r.converged)
+    r = minimize_batch(obj, [[3 * a]], [2 * a], [1e-4], ("log",))
+    np.testing.assert_allclose(r.theta[:, 0], 2 * a, rtol=1e-12)
+    assert r.at_lower.all()
+
+
+TWO = UserModel(names=("a", "b"),
+                func=lambda x, t: t[:, :1] * (1 - np.exp(-x[None, :] / t[:, 1:2])),
+                bounds=([1e-8, 0.1], [1e-3, 100.0]), transforms=("log", "log"))
+
+
+def _nll_two(a, b, counts=N):
+    lam = a * (1 - np.exp(-X / b)) * PHI
+    return float(np.sum(lam - counts * np.log(lam)))
+
+
+def test_two_parameters_against_iminuit():
+    m = Minuit(lambda la, lb: _nll_two(np.exp(la), np.exp(lb)), la=np.log(1e-5), lb=np.log(3.0))
+    m.errordef = Minuit.LIKELIHOOD
+    m.tol = 1e-6
+    m.migrad()
+    assert m.valid
+    obj = PoissonObjective(TWO, X, PHI, N)
+    r = minimize_batch(obj, [[1e-7, 0.2], [1e-4, 50.0]], *TWO.bounds, TWO.transforms)
+    ref = _nll_two(np.exp(m.values["la"]), np.exp(m.values["lb"]))
+    assert np.all(r.fun <= ref + 1e-8)
+    np.testing.assert_allclose(r.fun, ref, atol=1e-7)
+    np.testing.assert_allclose(r.theta[:, 1], np.exp(m.values["lb"]), rtol=1e-4)
+
+
+def test_fixed_parameter_stays_fixed():
+    obj = PoissonObjective(TWO, X, PHI, N)
+    r = minimize_batch(obj, [[1e-6, 4.0]], [1e-8, 4.0], [1e-3, 4.0], TWO.transforms)
+    assert r.theta[0, 1] == pytest.approx(4.0, rel=1e-15)
+    # With b fixed, a has a closed form.
+    shape = (1 - np.exp(-X / 4.0)) * PHI
+    assert r.theta[0, 0] == pytest.approx(N.sum() / shape.sum(), rel=1e-5)
+
+
+def test_fixed_parameter_is_not_reported_at_a_bound():
+    obj = PoissonObjective(TWO, X, PHI, N)
+    r = minimize_batch(obj, [[1e-6, 4.0]], [1e-8, 4.0], [1e-3, 4.0], TWO.transforms)
+    assert not r.at_lower[0, 1] and not r.at_upper[0, 1]
+
+
+def test_non_finite_start_is_flagged_not_converged():
+    def objective(theta, order, rows):
+        f = np.where(theta[:, 0] > 5.0, np.nan, (theta[:, 0] - 1.0) ** 2)
+        g = 2 * (theta - 1.0)
+        H = np.full((theta.shape[0], 1, 1), 2.0)
+        return f, g, H
+
+    r = minimize_batch(objective, [[7.0], [3.0]], [-10.0], [10.0], ("linear",))
+    assert STATUS[int(r.status[0])] == "non_finite" and not r.converged[0]
+    assert r.converged[1] and r.theta[1, 0] == pytest.approx(1.0, abs=1e-8)
+    assert np.all(np.isfinite(r.theta))
+
+
+def test_lbfgsb_reference_stops_short_on_a_raw_1e_6_parameter():
+    """The articles' recipe: success reported, yet the NLL is above the closed-form optimum."""
+    obj = PoissonObjective(LINEAR, X, PHI, N)
+    a = float(_a_hat(N))
+    best = obj(np.array([[a]]), 0)[0][0]
+    r = minimize_lbfgsb(lambda t: obj(t[None, :], 0)[0][0], [1.5 * a], [1e-9], [1e-4])
+    assert 1e-9 <= r.x[0] <= 1e-4
+    assert r.fun >= best - 1e-12
+    # Documented fact (a 1-parameter problem!): "converged", NLL gap > 1e-5.
+    assert r.success
+    assert r.fun - best > 1e-5
