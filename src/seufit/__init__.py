@@ -12,6 +12,8 @@ from .fit import FitResult, fit
 from .limits import garwood_interval, upper_limit
 from .models import WEIBULL4, Model, UserModel, Weibull4
 from .uncertainty.bootstrap import BootstrapResult, bootstrap, load_bootstrap
+from .uncertainty.profile import ProfileResult, profile
+from .uncertainty.sweep import SweepResult, sweep
 
 try:
     __version__ = _metadata.version("seufit")
@@ -21,6 +23,7 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a sour
 __all__ = [
     "DataError", "TestData", "load", "example_names", "example_path", "fit", "FitResult",
     "garwood_interval", "upper_limit", "bootstrap", "BootstrapResult", "load_bootstrap",
+    "profile", "ProfileResult", "sweep", "SweepResult",
     "Model", "UserModel", "Weibull4", "WEIBULL4",
     "__version__",
 ]

@@ -24,7 +24,9 @@ def poisson_nll(lam: np.ndarray, counts: np.ndarray) -> np.ndarray:
     lam = np.asarray(lam, float)
     counts = np.asarray(counts, float)
     logl = np.log(np.maximum(lam, LAMBDA_FLOOR))
-    return np.sum(lam - np.where(counts > 0, counts * logl, 0.0), axis=-1)
+    nll = np.sum(lam - np.where(counts > 0, counts * logl, 0.0), axis=-1)
+    # A negative expected count (possible with user models) has no Poisson likelihood.
+    return np.where(np.any(lam < 0, axis=-1), np.inf, nll)
 
 
 def poisson_deviance(lam: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -94,6 +96,12 @@ class PoissonObjective:
         if W is not None:
             terms = terms * W
         nll = np.sum(terms, axis=1)
+        # A negative expected count (possible with user models) has no Poisson likelihood:
+        # +inf makes the solver's line search step back.
+        neg = lam < 0
+        if W is not None:
+            neg &= W > 0
+        nll = np.where(neg.any(axis=1), np.inf, nll)
         if order == 0:
             return nll, None, None
         r = 1.0 - N / lam_safe  # d nll / d lambda

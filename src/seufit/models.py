@@ -66,7 +66,9 @@ class Model:
     def initial_guess(self, x, counts, exposure, bounds) -> np.ndarray:
         """One starting point, shape ``(p,)``."""
         lo, hi = bounds
-        return np.where(np.isfinite(lo) & np.isfinite(hi), 0.5 * (lo + hi), np.clip(1.0, lo, hi))
+        finite = np.isfinite(lo) & np.isfinite(hi)
+        mid = 0.5 * (np.where(finite, lo, 0.0) + np.where(finite, hi, 0.0))
+        return np.where(finite, mid, np.clip(1.0, lo, hi))
 
     def starts(self, x, counts, exposure, bounds) -> np.ndarray:
         """Extra starting points for a multi-start fit, shape ``(K, p)``."""
