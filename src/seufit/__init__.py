@@ -7,6 +7,7 @@ sweeps), diagnostics and reports, reproducible from a seed.
 
 from importlib import metadata as _metadata
 
+from .analysis import Analysis, analyze
 from .data import DataError, TestData, example_names, example_path, load
 from .fit import FitResult, fit
 from .limits import garwood_interval, upper_limit
@@ -23,7 +24,7 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a sour
 __all__ = [
     "DataError", "TestData", "load", "example_names", "example_path", "fit", "FitResult",
     "garwood_interval", "upper_limit", "bootstrap", "BootstrapResult", "load_bootstrap",
-    "profile", "ProfileResult", "sweep", "SweepResult",
+    "profile", "ProfileResult", "sweep", "SweepResult", "analyze", "Analysis",
     "Model", "UserModel", "Weibull4", "WEIBULL4",
     "__version__",
 ]

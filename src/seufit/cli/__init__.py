@@ -80,4 +80,9 @@ def run() -> None:  # console script
     sys.exit(code)
 
 
-from . import bootstrap_cmd, fit_cmd, likelihood_cmd  # noqa: E402,F401  (register the commands)
+from . import (  # noqa: E402,F401  (register the commands)
+    analyze_cmd,
+    bootstrap_cmd,
+    fit_cmd,
+    likelihood_cmd,
+)

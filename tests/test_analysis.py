@@ -1,0 +1,318 @@
+"""seufit.analysis: the decision tree, its overrides, and analyze() on every kind of dataset."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import seufit
+from seufit.analysis import (
+    INTERVAL_METHODS,
+    SCHEMA,
+    Analysis,
+    analyze,
+    reproduce_command,
+    rule_curve,
+    rule_zeros,
+)
+
+FAST = {"n_boot": 300, "n_sweep": 20_000}
+
+
+def _data(let, events, fluence=1e7, runs=True):
+    let = np.asarray(let, float)
+    df = pd.DataFrame({"let": let, "fluence": np.broadcast_to(fluence, let.shape),
+                       "events": events})
+    if runs:
+        df["run"] = [f"r{i}" for i in range(len(let))]
+    return seufit.load(df)
+
+
+def _two_step():
+    """Two plateaus (two sensitive nodes): no Weibull follows both."""
+    let = np.array([1.0, 2.0, 3.0, 5.0, 8.0, 12.0, 16.0, 20.0, 30.0, 40.0, 60.0, 80.0])
+    sigma = np.where(let < 1.5, 0.0, 2e-6) + np.where(let < 25, 0.0, 2e-5)
+    return _data(let, np.round(sigma * 1e7).astype(int))
+
+
+@pytest.fixture(scope="module")
+def cic():
+    return analyze("example:cic_mpa_stubs", seed=11, **FAST)
+
+
+@pytest.fixture(scope="module")
+def boot_article():
+    return analyze("example:bootstrap_article", seed=3, **FAST)
+
+
+@pytest.fixture(scope="module")
+def all_zero():
+    return analyze(_data([1, 5, 10, 20, 40], [0, 0, 0, 0, 0]), seed=1, **FAST)
+
+
+@pytest.fixture(scope="module")
+def two_step():
+    return analyze(_two_step(), seed=2, **FAST)
+
+
+def _json(a: Analysis) -> str:
+    return json.dumps(a.to_dict(), allow_nan=False)
+
+
+# -- bundled datasets -------------------------------------------------------------------
+
+def test_real_example_parameter_at_bound(cic):
+    assert cic.fitted and cic.fit.variant == "standard"
+    assert "w" in cic.fit.at_bound
+    assert cic.check("at_bound").status == "WARNING"
+    # w at its bound: the normal approximation fails, the Wald interval is not quoted.
+    assert cic.chosen in ("bca", "percentile", "profile")
+    dec = cic.decision("interval")
+    assert "w at a bound" in dec.reason and not dec.overridden
+    # Every method is reported for every parameter; the bound is flagged.
+    for m in INTERVAL_METHODS:
+        assert cic.intervals["methods"][m]["available"], m
+    w = cic.intervals["parameters"]["w"]
+    assert "high end at bound" in w["profile"]["note"]
+    assert "outside the parameter box" in w["wald"]["note"]
+    lo, hi = cic.interval("w")
+    assert lo <= cic.params["w"] <= hi
+
+
+def test_real_example_decisions_and_checks(cic):
+    names = [d.name for d in cic.decisions]
+    assert names == ["curve", "zeros", "variant", "bootstrap", "interval", "goodness_of_fit",
+                     "profile", "sweep"]
+    assert all(d.reason and d.rule and d.option for d in cic.decisions)
+    assert cic.decision("bootstrap").choice.startswith("conservative, 300")
+    assert cic.decision("bootstrap").overridden  # n_boot=300 replaced the rule's 20,000
+    assert [c.name for c in cic.data_checks] == [
+        "events", "zero_event_runs", "events_per_parameter", "min_count", "mean_count",
+        "excess_zeros", "overdispersion"]
+    assert cic.fit_checks[-1].name == "goodness_of_fit"
+    assert cic.check("identifiability").status == "WARNING"  # sigma_sat ~ w, bootstrap r
+    g = cic.check("goodness_of_fit")
+    assert g.value["n_replicates"] == cic.bootstrap.n_success
+    assert g.value["p_value"] == pytest.approx(cic.gof.bootstrap_p)
+    assert cic.status == "WARNING"
+
+
+def test_bootstrap_gof_pvalue_uses_refitted_replicates(cic):
+    d_star = cic.bootstrap.deviances()
+    ref = (1 + np.sum(d_star >= cic.gof.deviance)) / (1 + np.isfinite(d_star).sum())
+    assert cic.gof.bootstrap_p == pytest.approx(ref)
+
+
+def test_sparse_article_example(boot_article):
+    a = boot_article
+    assert a.decision("zeros").choice == "exclude"  # the zero lies below the threshold
+    assert a.fit.variant == "with_zeros"
+    assert a.chosen == "percentile"  # series rule: a zero-event run, no BCa
+    assert not a.intervals["methods"]["wald"]["available"]
+    assert a.check("upper_limits").status == "PASS"
+
+
+def test_dense_article_example():
+    a = analyze("example:mle_article", seed=5, **FAST)
+    assert a.fitted and a.fit.variant == "standard"
+    assert a.check("goodness_of_fit").status == "PASS"
+    assert a.chosen in INTERVAL_METHODS
+
+
+# -- no curve ---------------------------------------------------------------------------
+
+def test_all_zero_data(all_zero):
+    a = all_zero
+    assert not a.fitted and a.chosen is None
+    assert a.decision("curve").choice == "upper limits only"
+    assert len(a.fit.upper_limits) == 5
+    assert a.bootstrap is None and a.profile is None and a.sweep is None
+    for k in ("curve", "bootstrap", "profile", "sweep"):
+        assert a.skipped[k]
+    assert a.check("events").status == "FAIL"
+    assert a.check("upper_limits").status == "N/A"
+    assert "no curve fitted" in str(a) or "upper limits only" in str(a)
+    d = json.loads(_json(a))
+    assert d["parameters"] == {} and d["bootstrap"] is None
+    assert len(d["input"]["runs"]) == 5
+    assert a.status == "FAIL"
+
+
+def test_too_few_runs_with_events_even_when_forced():
+    d = _data([1, 5, 10, 20, 40], [0, 0, 2, 5, 0])
+    a = analyze(d, seed=1, curve="on", **FAST)
+    assert not a.fitted
+    dec = a.decision("curve")
+    assert "impossible" in dec.reason and "2 run(s) with events" in dec.reason
+    runs = a.to_dict()["input"]["runs"]
+    assert runs[2]["sigma_low"] > 0 and runs[0]["sigma_low"] == 0
+
+
+def test_mean_count_rule_and_override():
+    let = np.arange(1, 61, dtype=float)
+    ev = np.zeros(60, int)
+    ev[[20, 30, 40, 50]] = 1  # 4 events in 60 runs: 0.067 per run
+    d = _data(let, ev, runs=False)
+    fit, dec = rule_curve(d, "auto")
+    assert not fit and "0.0667 events per run" in dec.reason
+    a = analyze(d, seed=1, **FAST)
+    assert not a.fitted and a.check("mean_count").status == "FAIL"
+    forced = analyze(d, seed=1, curve="on", n_boot=0, profile=False)
+    assert forced.fitted
+    dec = forced.decision("curve")
+    assert dec.overridden and dec.automatic == "upper limits only"
+
+
+# -- a curve the Weibull cannot follow ----------------------------------------------------
+
+def test_two_step_curve_fails_goodness_of_fit(two_step):
+    a = two_step
+    assert a.fitted
+    g = a.check("goodness_of_fit")
+    # B = 300 replicates cannot give p < 1/301; no replicate comes near the observed
+    # deviance, so the chi2 tail decides.
+    assert g.status == "FAIL" and "beyond every bootstrap replicate" in g.value["p_source"]
+    assert a.check("overdispersion").status == "FAIL"
+    assert len(a.gof.flagged) >= 3
+    assert a.status == "FAIL" and "NOT acceptable" in a.verdict()[1]
+
+
+# -- zero handling --------------------------------------------------------------------------
+
+def test_informative_zero_enters_the_likelihood_with_the_sound_rule():
+    d = _data([0.5, 1, 2, 5, 10, 20, 40, 60], [0, 0, 3, 0, 30, 60, 80, 85])
+    zeros, dec = rule_zeros(d, "auto")
+    assert zeros == "include" and "run r3" in dec.reason
+    a = analyze(d, seed=1, zeros="auto", **FAST)
+    assert a.fit.zeros == "include" and a.fit.fit_mask.all()
+    # Default: the articles' exclude, not an override, but the sound rule's view is recorded.
+    excl = analyze(d, seed=1, **FAST)
+    dz = excl.decision("zeros")
+    assert excl.fit.zeros == "exclude" and not dz.overridden and dz.automatic == "include"
+    assert "--zeros auto" in dz.reason
+    assert excl.check("upper_limits").status == "FAIL"  # the curve runs through that zero
+
+
+def test_zeros_that_contradict_the_curve_force_a_refit_with_the_sound_rule():
+    # A long zero-event run just below the lowest LET with events: the curve fitted
+    # without it predicts events there.
+    d = _data([2.0, 3, 5, 10, 20, 40, 60], [0, 3, 8, 30, 60, 80, 85],
+              fluence=[1e8, 1e7, 1e7, 1e7, 1e7, 1e7, 1e7])
+    assert seufit.fit(d).limits_ok is False
+    default = analyze(d, seed=1, **FAST)  # articles' exclude: the contradiction is a FAIL
+    assert default.fit.zeros == "exclude" and default.check("upper_limits").status == "FAIL"
+    a = analyze(d, seed=1, zeros="auto", **FAST)
+    dec = a.decision("zeros")
+    assert dec.choice == "include" and "refit with include" in dec.reason
+    assert a.fit.zeros == "include"
+    assert a.check("zero_event_runs").value == 1
+
+
+# -- overrides ------------------------------------------------------------------------------
+
+def test_overrides_are_recorded(boot_article):
+    a = analyze("example:bootstrap_article", seed=3, variant="small_sample", config="full",
+                ci="profile", gof="off", **FAST)
+    assert a.fit.variant == "small_sample" and a.decision("variant").overridden
+    assert a.decision("variant").automatic == "with_zeros"
+    assert a.bootstrap.config == "full" and a.decision("bootstrap").overridden
+    assert a.chosen == "profile" and a.decision("interval").overridden
+    assert a.decision("interval").automatic == "percentile"
+    assert a.decision("goodness_of_fit").overridden
+    assert a.check("goodness_of_fit").status == "N/A"
+    assert "gof='off'" in a.decision("goodness_of_fit").reason
+    cmd = a.command
+    for flag in ("--variant small_sample", "--config full", "--ci profile", "--gof off",
+                 "--n-boot 300", "--seed 3"):
+        assert flag in cmd
+
+
+def test_unavailable_interval_request_falls_back(boot_article):
+    a = analyze("example:bootstrap_article", seed=3, ci="wald", **FAST)
+    assert a.chosen == "percentile"
+    dec = a.decision("interval")
+    assert "asked for wald but it is not available" in dec.reason and not dec.overridden
+
+
+def test_gof_forced_on_with_few_dof():
+    # 6 runs with events: dof 2 < 3, not judged by default; forced on it is judged.
+    rng = np.random.default_rng(1)
+    let = np.array([2.0, 5, 10, 20, 40, 60])
+    lam = 1e-5 * -np.expm1(-((let - 1) / 15) ** 1.5) * 1e7
+    d = _data(let, rng.poisson(lam))
+    auto = analyze(d, seed=1, **FAST)
+    assert auto.decision("goodness_of_fit").choice == "not judged"
+    assert auto.check("goodness_of_fit").status == "N/A"
+    on = analyze(d, seed=1, gof="on", **FAST)
+    assert on.decision("goodness_of_fit").overridden
+    assert on.check("goodness_of_fit").status in ("PASS", "WARNING", "FAIL")
+
+
+def test_no_bootstrap_uses_chi2_and_still_reports():
+    a = analyze("example:cic_mpa_stubs", seed=1, n_boot=0, n_sweep=0)
+    assert a.bootstrap is None and a.sweep is None
+    assert a.decision("bootstrap").choice == "off" and a.decision("bootstrap").overridden
+    assert a.check("goodness_of_fit").value["p_source"] == "chi2"
+    assert a.check("bootstrap_success").status == "N/A"
+    assert a.chosen == "profile"  # Wald fails (w at a bound), no bootstrap: the profile
+    assert not a.intervals["methods"]["bca"]["available"]
+
+
+def test_profile_missing_is_reported(monkeypatch):
+    monkeypatch.setitem(sys.modules, "seufit.uncertainty.profile", None)
+    a = analyze("example:mle_article", seed=1, **FAST)
+    assert a.profile is None and "not available" in a.skipped["profile"]
+    assert a.sweep is None and "profile" in a.skipped["sweep"]
+    assert a.intervals["methods"]["profile"]["available"] is False
+    assert "not available" in a.intervals["methods"]["profile"]["reason"]
+
+
+@pytest.mark.parametrize("kw", [{"zeros": "sometimes"}, {"cl": 1.5}, {"ci": "hessian"},
+                                {"gof": "maybe"}, {"n_boot": 5}, {"n_sweep": -1},
+                                {"variant": "x"}, {"config": "fast"}, {"curve": "yes"}])
+def test_bad_options(kw):
+    with pytest.raises(ValueError):
+        analyze("example:mle_article", **kw)
+
+
+# -- reproducibility and views ----------------------------------------------------------------
+
+def test_same_seed_same_record(cic):
+    again = analyze("example:cic_mpa_stubs", seed=11, **FAST)
+    assert _json(again) == _json(cic)
+    other = analyze("example:cic_mpa_stubs", seed=12, **FAST)
+    assert other.to_dict()["bootstrap"] != cic.to_dict()["bootstrap"]
+
+
+def test_drawn_seed_is_recorded_and_reproduces():
+    a = analyze("example:mle_article", n_boot=100, n_sweep=5000)
+    assert isinstance(a.seed, int) and a.to_dict()["seed"] == a.seed
+    assert f"--seed {a.seed}" in a.command
+    b = analyze("example:mle_article", seed=a.seed, n_boot=100, n_sweep=5000)
+    assert _json(a) == _json(b)
+
+
+def test_views(cic):
+    text = str(cic)
+    for part in ("verdict:", "decisions:", "data checks:", "fit checks:", "all 95 % intervals",
+                 "bootstrap BCa"):
+        assert part in text
+    page = cic._repr_html_()
+    assert page.count("<table") >= 5 and "seufit-warning" in page
+    d = json.loads(_json(cic))
+    assert d["schema"] == SCHEMA
+    assert set(d) >= {"decisions", "checks", "intervals", "fit", "goodness_of_fit", "bootstrap",
+                      "profile", "sweep", "provenance", "command", "seed"}
+    assert d["provenance"]["input_sha256"] == cic.data.sha256
+    assert d["intervals"]["chosen"] == cic.chosen
+    assert d["parameters"]["w"]["ci_method"] == cic.chosen
+
+
+def test_reproduce_command_quotes_paths():
+    cmd = reproduce_command("my data/run 1.csv", {"zeros": "include", "cl": 0.9}, 7)
+    assert cmd == ("seufit analyze 'my data/run 1.csv' -o REPORT_DIR --seed 7 --zeros include "
+                   "--cl 0.9")
