@@ -186,9 +186,8 @@ class BootstrapResult:
         lam = model.value(self.draws, self.let) * self.exposure
         N = self.counts[self.ok]
         if self.zeros == "exclude":
-            keep = N > 0
-            return np.array([poisson_deviance(lam[i][keep[i]], N[i][keep[i]])
-                             for i in range(len(N))])
+            # A run left out of a replicate's likelihood contributes nothing: lam = N = 0.
+            lam = np.where(N > 0, lam, 0.0)
         return poisson_deviance(lam, N)
 
     def with_level(self, cl: float, ci: str | None = None) -> BootstrapResult:
@@ -403,8 +402,10 @@ def _band(r: BootstrapResult, D, cl: float, n_grid: int = 60) -> dict:
     from ..models import WEIBULL4
 
     model = r.fit.model if r.fit is not None else WEIBULL4
-    lo_x = float(np.min(r.let))
-    hi_x = float(np.max(r.let))
+    # Span every tested LET, including zero-event runs left out of the fit.
+    lets = r.fit.data.let if r.fit is not None else r.let
+    lo_x = float(np.min(lets))
+    hi_x = float(np.max(lets))
     grid = np.geomspace(lo_x / 1.5, hi_x * 1.5, n_grid)
     qs = [(1 - cl) / 2, (1 + cl) / 2]
     vals = np.empty((D.shape[0], n_grid))
@@ -522,12 +523,11 @@ def bootstrap(
     theta[cause != 0] = np.nan  # a failed replicate has no estimate: counted, not imputed
     hse = None
     if fit_result.hessian is not None:
-        try:
-            ev = np.linalg.eigvalsh(fit_result.hessian)
-            if ev.min() > 0:
-                hse = np.sqrt(np.diag(np.linalg.inv(fit_result.hessian)))
-        except np.linalg.LinAlgError:
-            hse = None
+        # Same judgement as the fit: positive definiteness of the scale-free Hessian.
+        from ..fit import _hessian_analysis
+
+        cov = _hessian_analysis(fit_result.hessian, fit_result.theta)[2]
+        hse = None if cov is None else np.sqrt(np.diag(cov))
     options = {"n_boot": n_boot, "config": config, "ci": ci, "cl": cl, "zeros": fit_result.zeros,
                "tol": tol, "n_starts": len(starts), **{f"fit_{k}": v for k, v in
                                                         fit_result.provenance.get("options",
