@@ -108,25 +108,11 @@ def _commit(tmp: Path, target: Path) -> None:
 
 
 def _save_figure(fig, stem: Path, dpi: int) -> tuple[Path, Path]:
-    """PNG then SVG, each atomically, without date metadata (the settings of save_figure).
+    """PNG and SVG of one figure (a seam the crash tests interrupt)."""
+    from .figures import save_figure
 
-    The constrained layout is computed once, for the PNG, and then frozen: the
-    SVG reuses it, which saves about a third of the SVG's rendering time.
-    """
-    import io
-
-    import matplotlib
-
-    out = []
-    with matplotlib.rc_context({"svg.hashsalt": "seufit", "svg.fonttype": "none"}):
-        for fmt in ("png", "svg"):
-            buf = io.BytesIO()
-            meta = {"Date": None} if fmt == "svg" else {"Software": None}
-            fig.savefig(buf, format=fmt, dpi=dpi, metadata=meta)
-            out.append(write_atomic(f"{stem}.{fmt}", buf.getvalue()))
-            if fmt == "png":
-                fig.set_layout_engine("none")
-    return out[0], out[1]
+    png, svg = save_figure(fig, stem, dpi=dpi)
+    return png, svg
 
 
 # Figure groups with a rough relative rendering cost: each group is made by one process
