@@ -6,7 +6,7 @@ import html
 import math
 from collections.abc import Sequence
 
-__all__ = ["num", "text_table", "html_table"]
+__all__ = ["num", "text_table", "html_table", "html_block"]
 
 
 def num(v, digits: int = 4) -> str:
@@ -56,3 +56,13 @@ def html_table(headers: Sequence[str], rows: Sequence[Sequence], caption: str | 
         out.append(f"<tr{cls}>{tds}</tr>")
     out.append("</tbody></table>")
     return "".join(out)
+
+
+def html_block(title: str, source: str, headers: Sequence[str], rows: Sequence[Sequence],
+               caption: str, messages: Sequence[str] = ()) -> str:
+    """A result's notebook view: bold title and source, one table, its notes."""
+    parts = [f"<div><b>{html.escape(title)}</b> &mdash; {html.escape(source)}<br>",
+             html_table(headers, rows, caption=caption)]
+    parts += [f"note: {html.escape(m)}<br>" for m in messages]
+    parts.append("</div>")
+    return "".join(parts)

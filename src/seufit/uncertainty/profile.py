@@ -28,14 +28,13 @@ How it is computed
 
 from __future__ import annotations
 
-import html
 import inspect
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.stats import norm
 
-from .._format import html_table, text_table
+from .._format import html_block, text_table
 from .._provenance import provenance
 from ..data import TestData
 from ..fit import fit
@@ -250,12 +249,8 @@ class ProfileResult:
     def _repr_html_(self) -> str:
         cap = (f"profile likelihood ({self.statistic.label}), {100 * self.cl:.4g} % level, "
                f"Delta = {self.delta:.4g}")
-        parts = [f"<div><b>{html.escape(self.model)} profile likelihood</b> &mdash; "
-                 f"{html.escape(self.source)}<br>",
-                 html_table(self._headers(), self._rows(), caption=cap)]
-        parts += [f"note: {html.escape(m)}<br>" for m in self.messages]
-        parts.append("</div>")
-        return "".join(parts)
+        return html_block(f"{self.model} profile likelihood", self.source, self._headers(),
+                          self._rows(), cap, self.messages)
 
     def to_dict(self) -> dict:
         """JSON-safe dictionary: intervals, method details and the profile curves."""

@@ -21,7 +21,6 @@ threshold (tens of thousands of 10^6).
 
 from __future__ import annotations
 
-import html
 import warnings
 from dataclasses import dataclass, field
 
@@ -30,7 +29,7 @@ import pandas as pd
 from scipy.special import betainc
 from scipy.stats import qmc
 
-from .._format import html_table, text_table
+from .._format import html_block, text_table
 from .._io import write_atomic
 from .._provenance import provenance
 from ..statistics import Statistic, fit_statistic
@@ -176,12 +175,8 @@ class SweepResult:
     def _repr_html_(self) -> str:
         cap = (f"fmin + {self.delta:.4g} sweep ({self.statistic.label}): {self.n} {self.method} "
                f"samples, {self.n_below} under the threshold")
-        parts = [f"<div><b>{html.escape(self.model)} likelihood sweep</b> &mdash; "
-                 f"{html.escape(self.source)}<br>",
-                 html_table(self._headers(), self._rows(), caption=cap)]
-        parts += [f"note: {html.escape(m)}<br>" for m in self.messages]
-        parts.append("</div>")
-        return "".join(parts)
+        return html_block(f"{self.model} likelihood sweep", self.source, self._headers(),
+                          self._rows(), cap, self.messages)
 
     def to_dict(self) -> dict:
         """JSON-safe summary (the samples themselves go to CSV)."""
