@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import platform
+from functools import cache
 from importlib import metadata
 
 __all__ = ["versions", "provenance"]
 
 
+@cache  # reading package metadata costs milliseconds each time
 def _version(pkg: str) -> str | None:
     try:
         return metadata.version(pkg)

@@ -47,6 +47,8 @@ def fit_counts(
     starts: np.ndarray,
     *,
     zeros: str = "exclude",
+    screen: np.ndarray | None = None,
+    extra_starts: int = 0,
     tol: float = 1e-10,
     max_iter: int = 100,
 ) -> BatchFit:
@@ -64,6 +66,15 @@ def fit_counts(
         into the row's own box.
     zeros : {"exclude", "include"}
         Zero policy of the data fit, applied to each replicate.
+    screen : (G, p), optional
+        Grid of points (e.g. the data fit's start grid).  After the fit, the NLL
+        of every dataset is evaluated on the grid (moved into its box, see
+        ``Model.screen_points``); a dataset where some grid point already beats
+        its fit is provably not at its optimum and is refitted from its three
+        best grid points.  Costs G likelihood evaluations per dataset.
+    extra_starts : int
+        With ``screen``: also start every dataset from its ``extra_starts`` best
+        grid points (for sparse data, whose likelihood has many local optima).
     tol, max_iter : solver settings.
 
     Returns
@@ -90,6 +101,14 @@ def fit_counts(
     # Rows of the batch: every dataset with every shared start ...
     row = np.repeat(np.arange(m), K)
     th0 = np.tile(starts, (m, 1))
+    pts = fg = None
+    if screen is not None:
+        pts, fg = _screen(model, obj, x, exposure, Nv, weights, lo, hi, screen)
+        k = min(int(extra_starts), len(screen))
+        if k > 0:  # ... and its own best grid points ...
+            best = np.argsort(fg, axis=1)[:, :k]
+            row = np.concatenate([row, np.repeat(np.arange(m), k)])
+            th0 = np.vstack([th0, pts[np.arange(m)[:, None], best].reshape(-1, p)])
     # ... plus, where a dataset's own box holds interior kinks of the threshold (zero-event
     # runs kept in the likelihood below its lowest LET with events), one start per kink
     # interval: the solver does not cross such a kink, so each side needs its own start.
@@ -119,8 +138,54 @@ def fit_counts(
     key = np.lexsort((fun, ~res.converged, row))  # per dataset: converged first, then NLL
     first = np.r_[True, row[key][1:] != row[key][:-1]]
     flat = key[first]
-    theta[v] = res.theta[flat]
-    nll[v] = res.fun[flat]
-    cause[v] = np.vectorize(_SOLVER_TO_CAUSE.get)(res.status[flat])
-    n_iter[v] = np.bincount(row, weights=res.n_iter, minlength=m).astype(int)
+    th_v, f_v = res.theta[flat], res.fun[flat]
+    st_v = res.status[flat]
+    it_v = np.bincount(row, weights=res.n_iter, minlength=m).astype(int)
+    if screen is not None:
+        th_v, f_v, st_v, it_v = _refit_flagged(model, obj, lo, hi, pts, fg, th_v, f_v, st_v,
+                                               it_v, kinks, tol, max_iter)
+    theta[v] = th_v
+    nll[v] = f_v
+    cause[v] = np.vectorize(_SOLVER_TO_CAUSE.get)(st_v)
+    n_iter[v] = it_v
     return BatchFit(theta, nll, cause, n_iter)
+
+
+def _screen(model, obj, x, exposure, N, W, lo, hi, grid, chunk: int = 200_000):
+    """Grid points in each dataset's box and their NLL, ``(m, G, p)`` and ``(m, G)``."""
+    m, G = N.shape[0], len(grid)
+    pts = model.screen_points(x, N, exposure, W, lo, hi, grid)
+    fg = np.empty((m, G))
+    per = max(1, chunk // G)
+    for s in range(0, m, per):  # bounded memory: chunk rows of (dataset, grid point)
+        e = min(s + per, m)
+        rows = np.repeat(np.arange(s, e), G)
+        fg[s:e] = obj(pts[s:e].reshape(-1, pts.shape[2]), 0, rows)[0].reshape(e - s, G)
+    return pts, fg
+
+
+def _refit_flagged(model, obj, lo, hi, pts, fg, th, f, st, it, kinks, tol, max_iter,
+                   n_best: int = 3):
+    """Refit, from their best grid points, the datasets that a grid point beats."""
+    G = fg.shape[1]
+    # A grid point below the fit (beyond round-off) proves the fit is a local optimum.
+    flagged = np.flatnonzero(np.min(fg, axis=1) < f - 1e-9 * np.maximum(1.0, np.abs(f)))
+    if flagged.size == 0:
+        return th, f, st, it
+    k = min(n_best, G)
+    best = np.argsort(fg[flagged], axis=1)[:, :k]
+    row = np.repeat(flagged, k)
+    th0 = pts[flagged[:, None], best].reshape(-1, pts.shape[2])
+    res = minimize_batch(obj, th0, lo[row], hi[row], model.transforms, rows=row, kinks=kinks,
+                         tol=tol, max_iter=max_iter)
+    fun = np.where(res.converged & np.isfinite(res.fun), res.fun, np.inf).reshape(-1, k)
+    j = np.argmin(fun, axis=1)
+    better = fun[np.arange(flagged.size), j] < f[flagged]
+    pick = np.arange(flagged.size) * k + j
+    sel = flagged[better]
+    th, f, st, it = th.copy(), f.copy(), st.copy(), it.copy()
+    th[sel] = res.theta[pick[better]]
+    f[sel] = res.fun[pick[better]]
+    st[sel] = res.status[pick[better]]
+    it[flagged] += res.n_iter.reshape(-1, k).sum(axis=1)
+    return th, f, st, it

@@ -1,0 +1,460 @@
+"""Benchmark of ``seufit.bootstrap`` against the bootstrap article's per-replicate loop.
+
+Run::
+
+    python benchmarks/bootstrap.py            # about 3-4 minutes on 2 cores
+    python benchmarks/bootstrap.py --quick    # about 1 minute
+
+For the three bundled examples and a sparse simulated dataset (about 30 events,
+parameters below) it measures, in one process:
+
+1. wall time of ``seufit.bootstrap`` at B = 10,000 and 20,000 replicates, serial
+   (``jobs=1``) and with two worker processes (``jobs=2``), after one warm-up call
+   of each kind (fastest of ``--repeats`` calls);
+2. the article's reference procedure on the first ``--n-loop`` replicates of the
+   same bootstrap (the same simulated counts): one scipy L-BFGS-B call per
+   replicate in a Python loop, on raw parameters with finite-difference gradients,
+   warm-started at the MLE, bounds ((1e-12, None), (0, None), (0.1, 10), (0.01, None)),
+   options maxiter 5000 and ftol 1e-9, written here from the article's text;
+3. for a random subset of ``--n-ref`` of those replicates, a brute-force reference
+   optimum per replicate: the minimum of (a) ``seufit.estimator.fit_counts`` from the
+   model's full start grid for that replicate's bounds and (b) an independent scipy
+   multi-start L-BFGS-B (analytic gradient, log-scaled shape and width, sigma_sat
+   profiled out) from the best points of a 1,800-point grid, on the same per-replicate
+   bounds.  A replicate "reaches its optimum" when its NLL is within 1e-6 of the
+   reference (or below it);
+4. the standard errors of the loop against seufit's on the same replicates.
+
+Both codes run with single-threaded BLAS (set below unless the environment already
+sets it): on a small, loaded machine a threaded OpenBLAS makes every scipy
+L-BFGS-B iteration tens of times slower, which would flatter seufit.
+
+Fitting conventions shared by both codes: the replicate runs are the runs of the
+data fit; under ``zeros="exclude"`` (the default of every example here) a
+replicate's own zero-event runs are left out of its likelihood, and a replicate
+with fewer than 3 runs with events is skipped and counted (the article's rule).
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+from itertools import pairwise  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from scipy.optimize import minimize  # noqa: E402
+from scipy.stats import beta  # noqa: E402
+
+import seufit  # noqa: E402
+from seufit.estimator import fit_counts  # noqa: E402
+
+EXAMPLES = ("cic_mpa_stubs", "mle_article", "bootstrap_article")
+
+# Sparse simulated dataset: 8 runs, 1e7 ions/cm2 each, true Weibull below; the
+# expected total is 30.2 events and the draw with seed 7 has 30.
+SPARSE_LET = np.array([2.0, 4.0, 8.0, 14.0, 22.0, 35.0, 50.0, 70.0])
+SPARSE_FLUENCE = 1e7
+SPARSE_TRUE = {"sigma_sat": 6.5e-7, "let_th": 1.5, "s": 1.3, "w": 15.0}
+SPARSE_SEED = 7
+
+ARTICLE_BOUNDS = [(1e-12, None), (0.0, None), (0.1, 10.0), (0.01, None)]
+AT_OPT_TOL = 1e-6
+
+
+# -- independent Weibull / Poisson code (no seufit) ------------------------------------
+def weibull_shape(x, let_th, s, w):
+    """1 - exp(-((x - let_th) / w) ** s) above threshold, 0 below; broadcasts."""
+    d = x - let_th
+    above = d > 0
+    ell = np.log(np.where(above, d, 1.0)) - np.log(w)
+    z = np.where(above, np.exp(np.minimum(s * ell, 700.0)), 0.0)
+    return -np.expm1(-z)
+
+
+def exact_nll(theta, x, expo, counts):
+    """Poisson NLL sum(lambda - N log lambda); +inf if a run with events has lambda 0."""
+    a, let_th, s, w = theta
+    lam = a * weibull_shape(x, let_th, s, w) * expo
+    hit = counts > 0
+    if np.any(lam[hit] <= 0):
+        return np.inf
+    return float(lam.sum() - np.sum(counts[hit] * np.log(lam[hit])))
+
+
+def rule_bounds(x, expo, counts):
+    """The bootstrap's per-replicate box (x, counts: runs in the likelihood)."""
+    hit = counts > 0
+    smax = np.max(counts[hit] / expo[hit])
+    span = x.max() - x.min()
+    lo = np.array([0.5 * smax, 0.0, 0.1, 0.1])
+    hi = np.array([10.0 * smax, x[hit].min(), 10.0, max(2.0 * span, 1.0)])
+    return lo, hi
+
+
+def _profiled(eta, x, expo, counts, a_lo, a_hi):
+    """NLL with sigma_sat at its (clipped) conditional optimum; gradient in eta.
+
+    eta = (let_th, log s, log w).  By the envelope theorem the gradient is the
+    partial gradient at the conditional optimum.
+    """
+    let_th, ls, lw = eta
+    s = np.exp(ls)
+    d = x - let_th
+    above = d > 0
+    ds = np.where(above, d, 1.0)
+    ell = np.log(ds) - lw
+    z = np.where(above, np.exp(np.minimum(s * ell, 700.0)), 0.0)
+    e = np.where(above, np.exp(-z), 0.0)
+    g = -np.expm1(-z)
+    gsum = g @ expo
+    a = np.clip(counts.sum() / gsum, a_lo, a_hi) if gsum > 0 else a_hi
+    lam = a * g * expo
+    lamf = np.maximum(lam, 1e-300)
+    f = lam.sum() - np.sum(np.where(counts > 0, counts * np.log(lamf), 0.0))
+    r = (1.0 - counts / lamf) * expo
+    grad = np.array([r @ (a * e * (-s * z / ds)), r @ (a * e * z * ell * s),
+                     r @ (a * e * (-s * z))])
+    return f, grad, a
+
+
+def scipy_reference(x, expo, counts, *, grid=(8, 15, 15), top=5):
+    """Global minimum by grid search plus multi-start L-BFGS-B; (nll, theta).
+
+    ``x, expo, counts`` are the runs in the likelihood.  let_th is searched in each
+    interval between tested LETs separately (the NLL has a kink at every one).
+    """
+    lo, hi = rule_bounds(x, expo, counts)
+    knots = np.unique(np.r_[lo[1], x[(x > lo[1]) & (x < hi[1])], hi[1]])
+    total = counts.sum()
+    best_f, best_t = np.inf, None
+    for k_lo, k_hi in pairwise(knots):
+        eps = 1e-9 * max(k_hi - k_lo, 1e-12)
+        la, lb = k_lo + (eps if k_lo > lo[1] else 0.0), k_hi - eps
+        # let_th: an even grid plus points crowding the upper end, where the first run
+        # with events has a tiny expected count and narrow optima live.
+        l_grid = np.r_[np.linspace(la, lb, grid[0]), lb - (lb - la) * np.array([1e-4, 1e-3, 1e-2])]
+        mesh = np.meshgrid(l_grid, np.geomspace(lo[2], hi[2], grid[1]),
+                           np.geomspace(lo[3], hi[3], grid[2]), indexing="ij")
+        G = np.stack(mesh, -1).reshape(-1, 3)
+        g = weibull_shape(x[None, :], G[:, :1], G[:, 1:2], G[:, 2:3])
+        gsum = g @ expo
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = np.clip(total / np.where(gsum > 0, gsum, np.nan), lo[0], hi[0])
+        a = np.where(np.isfinite(a), a, hi[0])
+        lam = np.maximum(a[:, None] * g * expo, 1e-300)
+        f = lam.sum(1) - np.sum(np.where(counts > 0, counts * np.log(lam), 0.0), 1)
+        box = [(la, lb), (np.log(lo[2]), np.log(hi[2])), (np.log(lo[3]), np.log(hi[3]))]
+
+        def fun(eta):
+            return _profiled(eta, x, expo, counts, lo[0], hi[0])[:2]
+
+        for i in np.argsort(f)[:top]:
+            eta = np.array([G[i, 0], np.log(G[i, 1]), np.log(G[i, 2])])
+            for _ in range(2):  # a restart refreshes the L-BFGS memory
+                r = minimize(fun, eta, jac=True, method="L-BFGS-B", bounds=box,
+                             options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9, "maxls": 40})
+                eta = r.x
+            a_opt = _profiled(eta, x, expo, counts, lo[0], hi[0])[2]
+            theta = np.array([a_opt, eta[0], np.exp(eta[1]), np.exp(eta[2])])
+            fv = exact_nll(theta, x, expo, counts)
+            if fv < best_f:
+                best_f, best_t = fv, theta
+    return best_f, best_t
+
+
+# -- the article's loop -----------------------------------------------------------------
+def article_nll(theta, x, expo, counts):
+    """The articles' objective on raw parameters (expected counts floored at 1e-10)."""
+    a, let_th, s, w = theta
+    d = np.maximum(x - let_th, 0.0)
+    sigma = np.where(x > let_th, a * (1.0 - np.exp(-((d / w) ** s))), 0.0)
+    lam = np.maximum(sigma * expo, 1e-10)
+    return float(np.sum(lam - counts * np.log(lam)))
+
+
+def article_loop(theta_hat, x, expo, counts, zeros="exclude"):
+    """One L-BFGS-B call per replicate, warm-started at the MLE; NaN rows for failures.
+
+    Returns (theta (B, 4), success (B,), skipped (B,), iterations (B,), wall s, CPU s).
+    """
+    B = counts.shape[0]
+    out = np.full((B, 4), np.nan)
+    success = np.zeros(B, bool)
+    skipped = np.zeros(B, bool)
+    nit = np.zeros(B, int)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for b in range(B):
+        n = counts[b].astype(float)
+        if np.sum(n > 0) < 3:  # the article: skip degenerate samples
+            skipped[b] = True
+            continue
+        keep = n > 0 if zeros == "exclude" else np.ones(n.size, bool)
+        r = minimize(article_nll, np.asarray(theta_hat, float),
+                     args=(x[keep], expo[keep], n[keep]), method="L-BFGS-B",
+                     bounds=ARTICLE_BOUNDS, options={"maxiter": 5000, "ftol": 1e-9})
+        nit[b] = r.nit
+        if r.success:
+            out[b] = r.x
+            success[b] = True
+    return out, success, skipped, nit, time.perf_counter() - t0, time.process_time() - c0
+
+
+# -- helpers ----------------------------------------------------------------------------
+def sparse_data() -> pd.DataFrame:
+    t = SPARSE_TRUE
+    sigma = t["sigma_sat"] * weibull_shape(SPARSE_LET, t["let_th"], t["s"], t["w"])
+    lam = sigma * SPARSE_FLUENCE
+    counts = np.random.default_rng(SPARSE_SEED).poisson(lam)
+    return pd.DataFrame({"let": SPARSE_LET, "fluence": SPARSE_FLUENCE, "events": counts})
+
+
+def clopper_pearson(k: int, n: int, cl: float = 0.95) -> tuple[float, float]:
+    if n == 0:
+        return float("nan"), float("nan")
+    a = 1 - cl
+    lo = 0.0 if k == 0 else beta.ppf(a / 2, k, n - k + 1)
+    hi = 1.0 if k == n else beta.ppf(1 - a / 2, k + 1, n - k)
+    return float(lo), float(hi)
+
+
+def timed(fn, repeats: int) -> tuple[float, float]:
+    """Fastest wall and fastest CPU seconds (CPU of this process only) of ``fn()``.
+
+    The minimum is the least disturbed by other work on a shared machine.
+    """
+    wall, cpu = [], []
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return min(wall), min(cpu)
+
+
+def reference_optimum(fr, let, expo, counts, zeros):
+    """min(fit_counts from the full start grid, independent scipy multi-start)."""
+    n = counts.astype(float)
+    keep = n > 0 if zeros == "exclude" else np.ones(n.size, bool)
+    x, e, c = let[keep], expo[keep], n[keep]
+    model = fr.model
+    lo, hi = model.default_bounds(x, c, e)
+    starts = model.starts(x, c, e, (lo, hi))
+    grid = fit_counts(model, let, expo, n[None, :], starts, zeros=zeros, tol=1e-12)
+    f_grid = float(grid.nll[0]) if grid.cause[0] == 0 else np.inf
+    f_sp, _ = scipy_reference(x, e, c)
+    return min(f_grid, f_sp), f_grid, f_sp
+
+
+def benchmark_dataset(label, data, args, rng):
+    fr = seufit.fit(data)
+    events = fr.data.events
+    kw = {"seed": args.seed, "progress": False}
+    b_sizes = (10_000, 20_000)
+    big = b_sizes[-1]
+    # Warm-up: one serial call and one call that starts the worker processes.
+    seufit.bootstrap(fr, n_boot=b_sizes[0], jobs=1, **kw)
+    seufit.bootstrap(fr, n_boot=b_sizes[0], jobs=2, **kw)
+    wall, cpu = {}, {}
+    for jobs in (1, 2):
+        for B in b_sizes:
+            wall[(jobs, B)], cpu[(jobs, B)] = timed(
+                lambda B=B, jobs=jobs: seufit.bootstrap(fr, n_boot=B, jobs=jobs, **kw),
+                args.repeats)
+    res = seufit.bootstrap(fr, n_boot=big, jobs=1, **kw)
+
+    # The article's loop on the first n_loop replicates of the same run.
+    n_loop = args.n_loop
+    counts = res.counts[:n_loop]
+    loop_theta, loop_ok, loop_skip, loop_nit, loop_s, loop_cpu = article_loop(
+        fr.theta, res.let, res.exposure, counts, zeros=fr.zeros)
+    # Brute-force reference on a random subset.
+    subset = np.sort(rng.choice(n_loop, size=min(args.n_ref, n_loop), replace=False))
+    n_seu = n_seu_ok = n_loop_ok_opt = n_loop_succ = 0
+    n_grid_better = n_scipy_better = 0
+    excess = []
+    t0 = time.perf_counter()
+    for i in subset:
+        cnt = counts[i]
+        if np.sum(cnt > 0) < 3:
+            continue
+        ref, f_grid, f_sp = reference_optimum(fr, res.let, res.exposure, cnt, fr.zeros)
+        n_grid_better += f_grid < f_sp - AT_OPT_TOL
+        n_scipy_better += f_sp < f_grid - AT_OPT_TOL
+        keep = cnt > 0 if fr.zeros == "exclude" else np.ones(cnt.size, bool)
+        if res.cause[i] == 0:
+            n_seu += 1
+            n_seu_ok += res.nll[i] <= ref + AT_OPT_TOL
+            excess.append(res.nll[i] - ref)
+        if loop_ok[i]:
+            n_loop_succ += 1
+            f_loop = exact_nll(loop_theta[i], res.let[keep], res.exposure[keep],
+                               cnt[keep].astype(float))
+            n_loop_ok_opt += f_loop <= ref + AT_OPT_TOL
+    ref_s = time.perf_counter() - t0
+    excess = np.array(excess)
+    missed = excess[excess > AT_OPT_TOL]
+
+    same = res.draws_all[:n_loop][res.ok[:n_loop]]
+    loop_draws = loop_theta[loop_ok]
+    per_seu = wall[(1, big)] / big
+    per_seu_cpu = cpu[(1, big)] / big
+    return {
+        "dataset": label,
+        "events": int(events.sum()),
+        "runs": int(events.size),
+        "zero_runs": int(np.sum(events == 0)),
+        "config": res.config,
+        "theta_hat": fr.theta.tolist(),
+        "at_bound": list(fr.at_bound),
+        "wall_s": {f"jobs{j}_B{B}": w for (j, B), w in wall.items()},
+        "cpu_s": {f"jobs{j}_B{B}": w for (j, B), w in cpu.items()},
+        "seufit_us_per_rep": 1e6 * per_seu,
+        "seufit_cpu_us_per_rep": 1e6 * per_seu_cpu,
+        "loop_ms_per_rep": 1e3 * loop_s / n_loop,
+        "loop_cpu_ms_per_rep": 1e3 * loop_cpu / n_loop,
+        "loop_median_iterations": float(np.median(loop_nit[~loop_skip])),
+        "speed_ratio": (loop_s / n_loop) / per_seu,
+        "speed_ratio_cpu": (loop_cpu / n_loop) / per_seu_cpu,
+        "speed_ratio_jobs2": (loop_s / n_loop) / (wall[(2, big)] / big),
+        "seufit_success": res.success_rate,
+        "seufit_failures": res.failures,
+        "loop_success": float(loop_ok.sum() / n_loop),
+        "loop_skipped": int(loop_skip.sum()),
+        "n_loop": n_loop,
+        "ref_replicates": int(subset.size),
+        "seufit_at_opt": [int(n_seu_ok), int(n_seu)],
+        "seufit_missed_excess_nll": sorted(missed.tolist()),
+        "loop_at_opt": [int(n_loop_ok_opt), int(n_loop_succ)],
+        "reference_grid_better": int(n_grid_better),
+        "reference_scipy_better": int(n_scipy_better),
+        "reference_seconds": ref_s,
+        "names": list(fr.names),
+        "se_seufit_full": res.se.tolist(),
+        "se_seufit_same": same.std(axis=0, ddof=1).tolist(),
+        "se_loop": loop_draws.std(axis=0, ddof=1).tolist(),
+        # How far replicates move from the warm start, in units of seufit's SE.
+        "move_loop": (np.median(np.abs(loop_draws - fr.theta), axis=0) / res.se).tolist(),
+        "move_seufit": (np.median(np.abs(same - fr.theta), axis=0) / res.se).tolist(),
+    }
+
+
+def fmt_frac(k: int, n: int) -> str:
+    if n == 0:
+        return "-"
+    lo, _ = clopper_pearson(k, n, 0.90)
+    return f"{k}/{n} ({100 * k / n:.1f} %, >= {100 * lo:.1f} %)"
+
+
+def report(rows, args, load):
+    print()
+    print(f"seufit {seufit.__version__}, numpy {np.__version__}, python "
+          f"{platform.python_version()}, {os.cpu_count()} CPUs, load average before "
+          f"{load[0]:.2f} / after {os.getloadavg()[0]:.2f}, BLAS threads "
+          f"{os.environ.get('OPENBLAS_NUM_THREADS')}, seed {args.seed}, "
+          f"fastest of {args.repeats} call(s)")
+    print()
+    print("Wall time of seufit.bootstrap after warm-up, s (serial CPU time in brackets)")
+    print(f"{'dataset':<18}{'events':>7}{'config':>14}{'B=10k j1':>15}{'B=20k j1':>15}"
+          f"{'B=10k j2':>10}{'B=20k j2':>10}{'success':>10}")
+    for r in rows:
+        w, c = r["wall_s"], r["cpu_s"]
+        print(f"{r['dataset']:<18}{r['events']:>7}{r['config']:>14}"
+              f"{w['jobs1_B10000']:>8.2f} ({c['jobs1_B10000']:.2f})"
+              f"{w['jobs1_B20000']:>8.2f} ({c['jobs1_B20000']:.2f})"
+              f"{w['jobs2_B10000']:>10.2f}{w['jobs2_B20000']:>10.2f}"
+              f"{100 * r['seufit_success']:>9.2f}%")
+    print()
+    print("Per replicate: seufit (B=20k, serial) vs the article's loop (same run, same counts);"
+          " wall, CPU in brackets")
+    print(f"{'dataset':<18}{'seufit us':>15}{'loop ms':>15}{'ratio':>12}{'j2':>5}{'loop it':>8}"
+          f"  {'seufit at optimum':<31}{'loop at optimum':<31}")
+    for r in rows:
+        print(f"{r['dataset']:<18}{r['seufit_us_per_rep']:>7.1f} "
+              f"({r['seufit_cpu_us_per_rep']:5.1f})"
+              f"{r['loop_ms_per_rep']:>8.2f} ({r['loop_cpu_ms_per_rep']:4.2f})"
+              f"{r['speed_ratio']:>5.0f} ({r['speed_ratio_cpu']:3.0f})"
+              f"{r['speed_ratio_jobs2']:>5.0f}{r['loop_median_iterations']:>8.0f}  "
+              f"{fmt_frac(*r['seufit_at_opt']):<31}{fmt_frac(*r['loop_at_opt']):<31}")
+    tot_s = [sum(r["seufit_at_opt"][i] for r in rows) for i in (0, 1)]
+    tot_l = [sum(r["loop_at_opt"][i] for r in rows) for i in (0, 1)]
+    print(f"{'all':<18}{'':>55}  {fmt_frac(*tot_s):<31}{fmt_frac(*tot_l):<31}")
+    print("  at optimum: NLL within 1e-6 of the brute-force reference, among successful "
+          "replicates; '>=' is the one-sided 95 % Clopper-Pearson lower bound; loop it: median "
+          "L-BFGS-B iterations per replicate")
+    for r in rows:
+        miss = r["seufit_missed_excess_nll"]
+        worst = f"{max(miss):.2g}" if miss else "-"
+        print(f"  {r['dataset']}: seufit misses {len(miss)} (worst excess NLL {worst}); "
+              f"reference: grid better than scipy on {r['reference_grid_better']}, scipy better "
+              f"on {r['reference_scipy_better']} of {r['ref_replicates']} "
+              f"({r['reference_seconds']:.0f} s); seufit failures {r['seufit_failures'] or '-'};"
+              f" loop success {100 * r['loop_success']:.1f} % of {r['n_loop']}")
+    print()
+    print("Standard errors: seufit (B=20k), seufit on the loop's replicates, the loop; "
+          "median |theta* - theta_hat| / seufit SE for the loop and seufit")
+    print(f"{'dataset':<18}{'parameter':<11}{'seufit 20k':>12}{'seufit same':>12}{'loop':>11}"
+          f"{'seufit/loop':>12}{'move loop':>11}{'move seufit':>12}")
+    for r in rows:
+        for k, n in enumerate(r["names"]):
+            a, b, c = r["se_seufit_full"][k], r["se_seufit_same"][k], r["se_loop"][k]
+            print(f"{r['dataset'] if k == 0 else '':<18}{n:<11}{a:>12.3g}{b:>12.3g}{c:>11.3g}"
+                  f"{b / c:>12.3g}{r['move_loop'][k]:>11.2g}{r['move_seufit'][k]:>12.2g}")
+    print()
+    print("Targets")
+    cons = [r for r in rows if r["config"] == "conservative"]
+    worst20 = max(r["wall_s"]["jobs1_B20000"] for r in cons)
+    worst20c = max(r["cpu_s"]["jobs1_B20000"] for r in cons)
+    best20 = min(min(r["wall_s"]["jobs1_B20000"], r["wall_s"]["jobs2_B20000"]) for r in rows)
+    print(f"  20,000 conservative replicates <= 1.5 s wall: slowest dataset serial {worst20:.2f} s "
+          f"wall, {worst20c:.2f} s CPU ({'met' if worst20 <= 1.5 else 'NOT met'}); fastest "
+          f"{best20:.2f} s")
+    rmin = min(r["speed_ratio"] for r in rows)
+    rmin_c = min(r["speed_ratio_cpu"] for r in rows)
+    print(f"  >= 200x faster than the loop: smallest serial ratio {rmin:.0f}x wall, "
+          f"{rmin_c:.0f}x CPU ({'met' if rmin >= 200 else 'NOT met'})")
+    frac = tot_s[0] / max(tot_s[1], 1)
+    print(f"  >= 99.9 % of successful replicates at their optimum: {100 * frac:.2f} % of "
+          f"{tot_s[1]} (one-sided 95 % lower bound {100 * clopper_pearson(*tot_s, 0.90)[0]:.2f} %)"
+          f"; the loop {100 * tot_l[0] / max(tot_l[1], 1):.1f} %")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="fewer loop and reference replicates")
+    p.add_argument("--seed", type=int, default=20240611)
+    p.add_argument("--repeats", type=int, default=None, help="timed calls per setting")
+    p.add_argument("--n-loop", type=int, default=None, help="replicates for the article loop")
+    p.add_argument("--n-ref", type=int, default=None, help="replicates with a brute-force ref")
+    p.add_argument("--json", default=None, help="write the results here")
+    args = p.parse_args(argv)
+    args.repeats = args.repeats or (1 if args.quick else 3)
+    args.n_loop = args.n_loop or (60 if args.quick else 300)
+    args.n_ref = args.n_ref or (40 if args.quick else 200)
+    load = os.getloadavg()
+    rng = np.random.default_rng(args.seed)
+    sparse = sparse_data()
+    print(f"sparse dataset: LET {SPARSE_LET.tolist()}, fluence {SPARSE_FLUENCE:g} each, true "
+          f"{SPARSE_TRUE}, Poisson draw seed {SPARSE_SEED}: counts "
+          f"{sparse['events'].tolist()} ({int(sparse['events'].sum())} events)")
+    datasets = [(n, f"example:{n}") for n in EXAMPLES] + [("sparse_30", sparse)]
+    rows = []
+    for label, data in datasets:
+        t0 = time.perf_counter()
+        rows.append(benchmark_dataset(label, data, args, rng))
+        print(f"  {label}: done in {time.perf_counter() - t0:.0f} s", flush=True)
+    report(rows, args, load)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump({"seed": args.seed, "repeats": args.repeats, "rows": rows}, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()

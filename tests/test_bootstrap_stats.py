@@ -1,0 +1,363 @@
+"""Statistical validation of the parametric bootstrap (issue 3).
+
+Every check compares seufit with a reference it does not share code with:
+
+* each replicate's fit against an independent brute-force optimum (grid search
+  plus scipy multi-start L-BFGS-B on the replicate's own box, written here);
+* a model whose MLE, standard error and BCa acceleration are known in closed form
+  (piecewise-constant cross-section: sigma_k = N_k / E_k for each group of runs);
+* the acceleration against the analytic implicit-function slopes of the MLE;
+* the BCa interval against a hand computation;
+* the interval coverage over many simulated datasets, by a binomial test.
+
+The full Weibull coverage study is ``studies/bootstrap_coverage.py`` (too slow here).
+"""
+
+from __future__ import annotations
+
+import functools
+from itertools import pairwise
+
+import numpy as np
+import pandas as pd
+import pytest
+import reference
+from scipy import optimize, stats
+
+import seufit
+from seufit.uncertainty.bootstrap import acceleration, bca_interval
+
+EXAMPLES = ("cic_mpa_stubs", "mle_article", "bootstrap_article")
+AT_OPT_TOL = 1e-6
+
+
+# -- independent brute-force optimum of one replicate ---------------------------------
+def _rule_box(x, expo, counts):
+    """The bootstrap's per-replicate box: sigma_sat in [0.5, 10] x the largest observed
+    cross-section, let_th in [0, lowest LET with events], s in [0.1, 10],
+    w in [0.1, max(2 x LET span, 1)]."""
+    hit = counts > 0
+    smax = np.max(counts[hit] / expo[hit])
+    lo = np.array([0.5 * smax, 0.0, 0.1, 0.1])
+    hi = np.array([10 * smax, x[hit].min(), 10.0, max(2.0 * (x.max() - x.min()), 1.0)])
+    return lo, hi
+
+
+def _shape(x, let_th, s, w):
+    d = x - let_th
+    above = d > 0
+    ell = np.log(np.where(above, d, 1.0)) - np.log(w)
+    return -np.expm1(-np.where(above, np.exp(np.minimum(s * ell, 700.0)), 0.0))
+
+
+def _profiled_nll(eta, x, expo, counts, a_lo, a_hi):
+    """NLL at the clipped conditional optimum of sigma_sat, and its gradient in
+    eta = (let_th, log s, log w) (envelope theorem)."""
+    let_th, ls, lw = eta
+    s = np.exp(ls)
+    d = x - let_th
+    above = d > 0
+    ds = np.where(above, d, 1.0)
+    ell = np.log(ds) - lw
+    z = np.where(above, np.exp(np.minimum(s * ell, 700.0)), 0.0)
+    e = np.where(above, np.exp(-z), 0.0)
+    g = -np.expm1(-z)
+    gsum = g @ expo
+    a = np.clip(counts.sum() / gsum, a_lo, a_hi) if gsum > 0 else a_hi
+    lam = np.maximum(a * g * expo, 1e-300)
+    f = np.sum(a * g * expo) - np.sum(np.where(counts > 0, counts * np.log(lam), 0.0))
+    r = (1.0 - counts / lam) * expo
+    grad = np.array([r @ (a * e * (-s * z / ds)), r @ (a * e * z * ell * s),
+                     r @ (a * e * (-s * z))])
+    return f, grad, a
+
+
+def brute_force(x, expo, counts, top=6):
+    """Lowest NLL on the rule's box: a 1,800-point grid per let_th interval between
+    tested LETs (the NLL has a kink at each), then L-BFGS-B from the best points."""
+    lo, hi = _rule_box(x, expo, counts)
+    knots = np.unique(np.r_[lo[1], x[(x > lo[1]) & (x < hi[1])], hi[1]])
+    best = np.inf
+    for k_lo, k_hi in pairwise(knots):
+        eps = 1e-9 * max(k_hi - k_lo, 1e-12)
+        la, lb = k_lo + (eps if k_lo > lo[1] else 0.0), k_hi - eps
+        # let_th: an even grid plus points crowding the upper end (narrow optima there).
+        l_grid = np.r_[np.linspace(la, lb, 8), lb - (lb - la) * np.array([1e-4, 1e-3, 1e-2])]
+        G = np.stack(np.meshgrid(l_grid, np.geomspace(lo[2], hi[2], 15),
+                                 np.geomspace(lo[3], hi[3], 15), indexing="ij"), -1).reshape(-1, 3)
+        g = _shape(x[None, :], G[:, :1], G[:, 1:2], G[:, 2:3])
+        gsum = g @ expo
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = np.clip(counts.sum() / np.where(gsum > 0, gsum, np.nan), lo[0], hi[0])
+        a = np.where(np.isfinite(a), a, hi[0])
+        lam = np.maximum(a[:, None] * g * expo, 1e-300)
+        f = lam.sum(1) - np.sum(np.where(counts > 0, counts * np.log(lam), 0.0), 1)
+        box = [(la, lb), (np.log(lo[2]), np.log(hi[2])), (np.log(lo[3]), np.log(hi[3]))]
+        for i in np.argsort(f)[:top]:
+            eta = np.array([G[i, 0], np.log(G[i, 1]), np.log(G[i, 2])])
+            for _ in range(2):
+                r = optimize.minimize(
+                    lambda e: _profiled_nll(e, x, expo, counts, lo[0], hi[0])[:2], eta,
+                    jac=True, method="L-BFGS-B", bounds=box,
+                    options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9, "maxls": 40})
+                eta = r.x
+            a = _profiled_nll(eta, x, expo, counts, lo[0], hi[0])[2]
+            theta = (a, eta[0], np.exp(eta[1]), np.exp(eta[2]))
+            best = min(best, reference.poisson_nll(theta, x, expo, counts))
+    return best
+
+
+def _check_replicates_at_optimum(res):
+    """Compare every replicate with its brute-force optimum; return the misses."""
+    misses = []
+    for i in range(res.n_boot):
+        n = res.counts[i].astype(float)
+        keep = n > 0 if res.zeros == "exclude" else np.ones(n.size, bool)
+        if np.sum(n > 0) < 3:
+            assert res.cause[i] == 1  # skipped by the article's rule, and counted
+            continue
+        assert res.cause[i] == 0, f"replicate {i} failed: cause {res.cause[i]}"
+        x, e, c = res.let[keep], res.exposure[keep], n[keep]
+        theta = res.draws_all[i]
+        lo, hi = _rule_box(x, e, c)
+        assert np.all(theta >= lo * (1 - 1e-9)) and np.all(theta <= hi * (1 + 1e-9))
+        own = reference.poisson_nll(theta, x, e, c)
+        assert own == pytest.approx(res.nll[i], rel=1e-9, abs=1e-9)  # same objective
+        ref = brute_force(x, e, c)
+        if res.nll[i] > ref + AT_OPT_TOL:
+            misses.append((i, res.nll[i] - ref))
+    return misses
+
+
+# Sparse campaign of the benchmark: 8 runs of 1e7 ions/cm2, 30 events.
+SPARSE = pd.DataFrame({"let": [2.0, 4.0, 8.0, 14.0, 22.0, 35.0, 50.0, 70.0], "fluence": 1e7,
+                       "events": [0, 2, 2, 4, 8, 3, 7, 4]})
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_every_replicate_reaches_its_brute_force_optimum(name):
+    fr = seufit.fit(f"example:{name}")
+    res = seufit.bootstrap(fr, n_boot=60, seed=11, progress=False)
+    assert _check_replicates_at_optimum(res) == []
+
+
+def test_sparse_replicates_mostly_reach_their_brute_force_optimum():
+    # Known gap (docs/bootstrap.md): with ~30 events the 4-parameter likelihood has many
+    # local optima; screening plus 2 extra starts brings ~98 % of replicates to their
+    # optimum, not all.  Pinned: 2 of these 40 replicates miss, by 6e-4 and 0.022.
+    fr = seufit.fit(SPARSE)
+    res = seufit.bootstrap(fr, n_boot=40, seed=11, progress=False)
+    bad = _check_replicates_at_optimum(res)
+    assert len(bad) <= 2 and all(gap < 0.05 for _, gap in bad)
+
+
+# -- a model with a closed-form answer --------------------------------------------------
+def _step(x, th):
+    return np.where(np.asarray(x)[None, :] < 10.0, th[:, :1], th[:, 1:2])
+
+
+def _step_jac(x, th):
+    low = (np.asarray(x) < 10.0).astype(float)
+    J = np.empty((len(th), len(x), 2))
+    J[..., 0] = low
+    J[..., 1] = 1.0 - low
+    return J
+
+
+# sigma(L) = sigma_low below LET 10, sigma_high above: sigma_k = N_k / E_k exactly.
+STEP = seufit.UserModel(names=("sigma_low", "sigma_high"), func=_step, jac=_step_jac,
+                        hess=lambda x, th: np.zeros((len(th), len(x), 2, 2)),
+                        bounds=((1e-12, 1e-12), (1.0, 1.0)), transforms=("log", "log"),
+                        label="two-level step")
+STEP_LET = np.array([2.0, 4.0, 6.0, 8.0, 12.0, 20.0, 30.0, 40.0])
+STEP_FLUENCE = np.array([1.0, 2.0, 3.0, 4.0, 1.0, 2.0, 3.0, 4.0]) * 1e6
+STEP_TRUE = np.array([5e-6, 2e-5])  # 50 and 200 expected events
+LOW = STEP_LET < 10.0
+
+
+def _step_data(counts):
+    return pd.DataFrame({"let": STEP_LET, "fluence": STEP_FLUENCE, "events": counts})
+
+
+def _groups(counts):
+    n = np.array([counts[LOW].sum(), counts[~LOW].sum()], float)
+    e = np.array([STEP_FLUENCE[LOW].sum(), STEP_FLUENCE[~LOW].sum()])
+    return n, e
+
+
+@pytest.fixture(scope="module")
+def step_boot():
+    counts = np.random.default_rng(1).poisson(_step(STEP_LET, STEP_TRUE[None])[0] * STEP_FLUENCE)
+    fr = seufit.fit(_step_data(counts), model=STEP, zeros="include")
+    res = seufit.bootstrap(fr, n_boot=4000, seed=3, progress=False)
+    return counts, fr, res
+
+
+def test_step_model_mle_is_closed_form(step_boot):
+    counts, fr, res = step_boot
+    n, e = _groups(counts)
+    assert fr.theta == pytest.approx(n / e, rel=1e-7)
+    assert res.success_rate == 1.0
+
+
+def test_bootstrap_se_and_quantiles_match_poisson_theory(step_boot):
+    counts, fr, res = step_boot
+    n, e = _groups(counts)
+    # sigma_k* = Poisson(N_k) / E_k exactly: SE sqrt(N_k) / E_k.
+    tol = 5.0 / np.sqrt(2 * (res.n_success - 1))  # five Monte Carlo standard errors
+    assert res.se == pytest.approx(np.sqrt(n) / e, rel=tol)
+    for k in range(2):
+        lo, hi = stats.poisson.ppf([0.025, 0.975], n[k]) / e[k]
+        assert abs(res.percentile[k, 0] - lo) * e[k] <= 2.0  # within two counts
+        assert abs(res.percentile[k, 1] - hi) * e[k] <= 2.0
+
+
+def test_acceleration_is_the_poisson_mean_textbook_value(step_boot):
+    counts, fr, res = step_boot
+    n, _ = _groups(counts)
+    # Skewness / 6 of the Poisson mean: 1 / (6 sqrt(sum lambda_hat)); sum lambda_hat = N_k.
+    assert res.a == pytest.approx(1.0 / (6.0 * np.sqrt(n)), rel=1e-3)
+
+
+def test_one_parameter_model_bootstraps():
+    const = seufit.UserModel(names=("sigma",),
+                             func=lambda x, th: np.broadcast_to(th[:, :1], (len(th), len(x))),
+                             bounds=((1e-12,), (1.0,)), transforms=("log",))
+    counts = np.random.default_rng(2).poisson(2e-5 * STEP_FLUENCE)
+    fr = seufit.fit(_step_data(counts), model=const, zeros="include")
+    res = seufit.bootstrap(fr, n_boot=500, seed=1, progress=False)
+    assert res.se[0] == pytest.approx(np.sqrt(counts.sum()) / STEP_FLUENCE.sum(), rel=0.2)
+    # Textbook acceleration of a Poisson mean: 1 / (6 sqrt(total expected count)).
+    assert res.a[0] == pytest.approx(1 / (6 * np.sqrt(res.lam_hat.sum())), rel=0.05)
+
+
+def test_acceleration_kernel_is_exact_for_a_linear_estimator():
+    rng = np.random.default_rng(4)
+    lam = np.array([3.0, 8.0, 20.0, 50.0, 90.0])
+    counts = rng.poisson(lam, size=(3000, lam.size)).astype(float)
+    b = np.array([[0.5, -1.0, 2e-3], [0.1, 0.3, 1e-3], [-0.2, 0.05, 4e-3],
+                  [0.02, 0.01, -1e-3], [0.01, -0.02, 2e-4]])
+    draws = np.array([1.0, -2.0, 0.3]) + (counts - lam) @ b
+    expect = (b**3 * lam[:, None]).sum(0) / (6 * ((b**2 * lam[:, None]).sum(0)) ** 1.5)
+    assert acceleration(draws, counts, lam) == pytest.approx(expect, rel=1e-8)
+
+
+def _analytic_acceleration(fr):
+    """Efron's parametric acceleration from the implicit-function slopes of the MLE:
+    b_i = H^-1 J_i / lambda_i (d theta / d N_i), a = sum b^3 lambda / (6 (sum b^2 lambda)^1.5)."""
+    fd = fr.fit_data
+    lam = fr.predict(fd.let) * fd.exposure
+    J = fr.model.derivatives(fr.theta[None, :], fd.let, order=1)[1][0] * fd.exposure[:, None]
+    pos = lam > 0
+    b = np.zeros_like(J)
+    b[pos] = np.linalg.solve(fr.hessian, J[pos].T).T / lam[pos, None]
+    return (b**3 * lam[:, None]).sum(0) / (6 * ((b**2 * lam[:, None]).sum(0)) ** 1.5)
+
+
+def test_acceleration_matches_implicit_function_slopes_when_nearly_linear():
+    # The mle_article curve with 100 times the fluence: the estimator is nearly linear
+    # in the counts over the bootstrap spread, so the regression slopes are the derivatives.
+    base = seufit.fit("example:mle_article")
+    d = base.data
+    fluence = 100 * d.fluence
+    counts = np.random.default_rng(5).poisson(base.predict(d.let) * fluence)
+    fr = seufit.fit(pd.DataFrame({"let": d.let, "fluence": fluence, "events": counts}),
+                    zeros="include")
+    assert fr.at_bound == ()
+    res = seufit.bootstrap(fr, n_boot=4000, seed=1, progress=False)
+    a_exact = _analytic_acceleration(fr)
+    assert np.all(np.abs(a_exact) > 4e-4)
+    assert res.a == pytest.approx(a_exact, rel=0.06, abs=5e-5)
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: the regression slopes differ from the "
+                   "derivatives at the MLE when the estimator is not linear over the bootstrap "
+                   "spread (w: 0.004 vs 0.017 here)")
+def test_acceleration_matches_implicit_function_slopes_on_the_article_data():
+    fr = seufit.fit("example:mle_article")
+    assert fr.at_bound == ()
+    res = seufit.bootstrap(fr, n_boot=4000, seed=1, progress=False)
+    assert res.a == pytest.approx(_analytic_acceleration(fr), rel=0.1, abs=1e-3)
+
+
+# -- BCa by hand --------------------------------------------------------------------------
+def _quantile(sorted_x, q):
+    """Linear-interpolation quantile (numpy's default), written out."""
+    h = (len(sorted_x) - 1) * q
+    j = int(np.floor(h))
+    if j >= len(sorted_x) - 1:
+        return sorted_x[-1]
+    return sorted_x[j] + (h - j) * (sorted_x[j + 1] - sorted_x[j])
+
+
+def test_bca_interval_matches_a_hand_computation():
+    draws = np.array([2.1, 3.4, 1.7, 2.9, 3.0, 2.5, 4.2, 2.5, 1.2, 3.8, 2.5, 5.1, 2.2, 3.1, 2.7])
+    estimate, a, cl = 2.5, 0.1, 0.90
+    below, ties = np.sum(draws < estimate), np.sum(draws == estimate)
+    assert (below, ties) == (4, 3)
+    z0 = stats.norm.ppf((4 + 0.5 * 3) / 15)
+    levels = []
+    for z in (stats.norm.ppf(0.05), stats.norm.ppf(0.95)):
+        levels.append(stats.norm.cdf(z0 + (z0 + z) / (1 - a * (z0 + z))))
+    s = np.sort(draws)
+    low, high, z0_got = bca_interval(draws, estimate, a, cl)
+    assert z0_got == pytest.approx(z0, rel=1e-12)
+    assert low == pytest.approx(_quantile(s, levels[0]), rel=1e-12)
+    assert high == pytest.approx(_quantile(s, levels[1]), rel=1e-12)
+    assert levels == pytest.approx([0.0229, 0.8768], abs=1e-4)
+
+
+def test_bca_with_no_bias_and_no_acceleration_is_the_percentile_interval():
+    draws = np.random.default_rng(7).gamma(2.0, size=2001)
+    estimate = float(np.median(draws))  # one draw equals it, half the others are below
+    low, high, z0 = bca_interval(draws, estimate, 0.0, 0.95)
+    assert z0 == 0.0
+    s = np.sort(draws)
+    assert (low, high) == pytest.approx((_quantile(s, 0.025), _quantile(s, 0.975)), rel=1e-12)
+
+
+def test_bca_beyond_the_pole_takes_the_extreme_draw():
+    draws = np.linspace(0.0, 1.0, 101)
+    # 1 - a (z0 + z) <= 0 for the upper limit: the level is taken as 1, not wrapped to 0.
+    low, high, _ = bca_interval(draws, 0.5, 0.6, 0.95)
+    assert high == 1.0 and 0.0 < low < 0.5
+
+
+def test_result_summary_uses_the_kernels():
+    fr = seufit.fit("example:mle_article")
+    res = seufit.bootstrap(fr, n_boot=300, seed=2, progress=False)
+    D = res.draws
+    assert res.a == pytest.approx(acceleration(D, res.counts[res.ok].astype(float), res.lam_hat),
+                                  rel=1e-12)
+    assert res.percentile == pytest.approx(np.quantile(D, [0.025, 0.975], axis=0).T, rel=1e-12)
+    for k in range(D.shape[1]):
+        lo, hi, z0 = bca_interval(D[:, k], res.theta_hat[k], res.a[k], 0.95)
+        assert (res.bca[k, 0], res.bca[k, 1], res.z0[k]) == pytest.approx((lo, hi, z0), rel=1e-12)
+    assert res.se == pytest.approx(D.std(axis=0, ddof=1), rel=1e-12)
+
+
+# -- coverage ------------------------------------------------------------------------------
+def test_interval_coverage_of_the_step_model(monkeypatch):
+    """500 datasets from the step model, 95 % percentile and BCa intervals: binomial test."""
+    # Speed only: every fit and bootstrap records package versions through
+    # importlib.metadata, about half the cost of these tiny problems.  Cache the look-up.
+    import seufit._provenance as prov
+
+    monkeypatch.setattr(prov, "_version", functools.lru_cache(maxsize=None)(prov._version))
+    n_sets, n_boot = 500, 200
+    lam = _step(STEP_LET, STEP_TRUE[None])[0] * STEP_FLUENCE
+    seeds = np.random.SeedSequence(2024).spawn(n_sets)
+    hits = {"percentile": np.zeros(2, int), "bca": np.zeros(2, int)}
+    for ss in seeds:
+        data_ss, boot_ss = ss.spawn(2)
+        counts = np.random.default_rng(data_ss).poisson(lam)
+        fr = seufit.fit(_step_data(counts), model=STEP, zeros="include")
+        res = seufit.bootstrap(fr, n_boot=n_boot, seed=int(boot_ss.generate_state(1)[0]),
+                               progress=False)
+        for m in hits:
+            iv = getattr(res, m)
+            hits[m] += (iv[:, 0] <= STEP_TRUE) & (STEP_TRUE <= iv[:, 1])
+    for m, h in hits.items():
+        for k in range(2):
+            p = stats.binomtest(int(h[k]), n_sets, 0.95).pvalue
+            assert p > 1e-3, f"{m} {STEP.names[k]}: coverage {h[k] / n_sets:.3f}, p = {p:.2g}"
