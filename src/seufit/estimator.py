@@ -101,14 +101,13 @@ def fit_counts(
     # Rows of the batch: every dataset with every shared start ...
     row = np.repeat(np.arange(m), K)
     th0 = np.tile(starts, (m, 1))
-    pts = fg = None
     if screen is not None:
-        pts, fg = _screen(model, obj, x, exposure, Nv, weights, lo, hi, screen)
+        take, fg = model.screen(obj, Nv, weights, lo, hi, screen)
         k = min(int(extra_starts), len(screen))
         if k > 0:  # ... and its own best grid points ...
             best = np.argsort(fg, axis=1)[:, :k]
             row = np.concatenate([row, np.repeat(np.arange(m), k)])
-            th0 = np.vstack([th0, pts[np.arange(m)[:, None], best].reshape(-1, p)])
+            th0 = np.vstack([th0, take(np.arange(m), best).reshape(-1, p)])
     # ... plus, where a dataset's own box holds interior kinks of the threshold (zero-event
     # runs kept in the likelihood below its lowest LET with events), one start per kink
     # interval: the solver does not cross such a kink, so each side needs its own start.
@@ -142,7 +141,7 @@ def fit_counts(
     st_v = res.status[flat]
     it_v = np.bincount(row, weights=res.n_iter, minlength=m).astype(int)
     if screen is not None:
-        th_v, f_v, st_v, it_v = _refit_flagged(model, obj, lo, hi, pts, fg, th_v, f_v, st_v,
+        th_v, f_v, st_v, it_v = _refit_flagged(model, obj, lo, hi, take, fg, th_v, f_v, st_v,
                                                it_v, kinks, tol, max_iter)
     theta[v] = th_v
     nll[v] = f_v
@@ -151,20 +150,7 @@ def fit_counts(
     return BatchFit(theta, nll, cause, n_iter)
 
 
-def _screen(model, obj, x, exposure, N, W, lo, hi, grid, chunk: int = 200_000):
-    """Grid points in each dataset's box and their NLL, ``(m, G, p)`` and ``(m, G)``."""
-    m, G = N.shape[0], len(grid)
-    pts = model.screen_points(x, N, exposure, W, lo, hi, grid)
-    fg = np.empty((m, G))
-    per = max(1, chunk // G)
-    for s in range(0, m, per):  # bounded memory: chunk rows of (dataset, grid point)
-        e = min(s + per, m)
-        rows = np.repeat(np.arange(s, e), G)
-        fg[s:e] = obj(pts[s:e].reshape(-1, pts.shape[2]), 0, rows)[0].reshape(e - s, G)
-    return pts, fg
-
-
-def _refit_flagged(model, obj, lo, hi, pts, fg, th, f, st, it, kinks, tol, max_iter,
+def _refit_flagged(model, obj, lo, hi, take, fg, th, f, st, it, kinks, tol, max_iter,
                    n_best: int = 3):
     """Refit, from their best grid points, the datasets that a grid point beats."""
     G = fg.shape[1]
@@ -175,7 +161,7 @@ def _refit_flagged(model, obj, lo, hi, pts, fg, th, f, st, it, kinks, tol, max_i
     k = min(n_best, G)
     best = np.argsort(fg[flagged], axis=1)[:, :k]
     row = np.repeat(flagged, k)
-    th0 = pts[flagged[:, None], best].reshape(-1, pts.shape[2])
+    th0 = take(flagged, best).reshape(-1, th.shape[1])
     res = minimize_batch(obj, th0, lo[row], hi[row], model.transforms, rows=row, kinks=kinks,
                          tol=tol, max_iter=max_iter)
     fun = np.where(res.converged & np.isfinite(res.fun), res.fun, np.inf).reshape(-1, k)

@@ -63,10 +63,24 @@ class Model:
             hi.append(hi_r)
         return np.array(lo), np.array(hi)
 
-    def screen_points(self, x, counts, exposure, weights, lower, upper, grid):
-        """Candidate points ``(B, K, p)``: ``grid (K, p)`` moved into each dataset's box."""
-        pts = np.repeat(np.asarray(grid, float)[None], len(counts), axis=0)
-        return clip_inside(pts, lower[:, None, :], upper[:, None, :])
+    def screen(self, objective, counts, weights, lower, upper, grid, chunk: int = 200_000):
+        """Grid points in each dataset's box and their Poisson NLL.
+
+        Returns ``take`` and ``nll (B, G)``, where ``take(rows, cols)`` gives the
+        points of datasets ``rows (r,)`` at grid columns ``cols (r, k)`` as
+        ``(r, k, p)``.  Generic version: the grid clipped into each box, evaluated
+        through ``objective`` in chunks.
+        """
+        B, G = len(counts), len(grid)
+        pts = np.repeat(np.asarray(grid, float)[None], B, axis=0)
+        pts = clip_inside(pts, lower[:, None, :], upper[:, None, :])
+        nll = np.empty((B, G))
+        per = max(1, chunk // G)
+        for s in range(0, B, per):
+            e = min(s + per, B)
+            rows = np.repeat(np.arange(s, e), G)
+            nll[s:e] = objective(pts[s:e].reshape(-1, pts.shape[2]), 0, rows)[0].reshape(-1, G)
+        return (lambda rows, cols: pts[np.asarray(rows)[:, None], cols]), nll
 
     def initial_guess(self, x, counts, exposure, bounds) -> np.ndarray:
         """One starting point, shape ``(p,)``."""
@@ -176,23 +190,47 @@ class Weibull4(Model):
         hi = np.column_stack([10.0 * smax, lmin_hit, np.full(B, 10.0), np.maximum(2 * span, 1.0)])
         return lo, hi
 
-    def screen_points(self, x, counts, exposure, weights, lower, upper, grid):
-        """Grid points in each dataset's box, sigma_sat at its conditional optimum.
+    def screen(self, objective, counts, weights, lower, upper, grid, chunk: int = 200_000):
+        """Grid of (let_th, s, w) shared by all datasets, sigma_sat at its conditional optimum.
 
-        For fixed shape, d NLL / d sigma_sat = 0 gives sigma_sat = sum(N) / sum(g * exposure)
-        (over the runs in the likelihood), so each grid point is the best of its ray.
+        With S_ki the unit-sigma_sat curve of grid point k at run i, sigma_sat
+        A_bk = sum_i W N / sum_i W S E (clipped to the box) and
+        NLL_bk = A_bk sum_i W S E - sum_i W N log(A_bk S E): two matrix products, as
+        the shapes do not depend on the dataset.  Points outside a dataset's box
+        get an infinite NLL.
         """
-        pts = super().screen_points(x, counts, exposure, weights, lower, upper, grid)
-        B, K, _ = pts.shape
-        unit = pts.reshape(B * K, 4).copy()
+        from .likelihood import LAMBDA_FLOOR
+
+        x, E = objective.x, objective.exposure
+        grid = np.asarray(grid, float)
+        unit = grid.copy()
         unit[:, 0] = 1.0
-        shape = self.value(unit, x).reshape(B, K, -1)
-        W = np.asarray(weights, float)
-        denom = np.sum(shape * (np.asarray(exposure, float) * W)[:, None, :], axis=2)
-        total = np.sum(np.asarray(counts, float) * W, axis=1)[:, None]
-        A = total / np.maximum(denom, 1e-300)
-        pts[..., 0] = np.clip(A, lower[:, None, 0], upper[:, None, 0])
-        return pts
+        SE = self.value(unit, x) * E  # (G, n)
+        N = np.asarray(counts, float)
+        WN = N * np.asarray(weights, float)
+        D = np.asarray(weights, float) @ SE.T  # (B, G)
+        total = WN.sum(axis=1)[:, None]
+        A = np.clip(total / np.maximum(D, 1e-300), lower[:, None, 0], upper[:, None, 0])
+        nll = A * D - total * np.log(A) - WN @ np.log(np.maximum(SE, LAMBDA_FLOOR)).T
+        inside = np.all((grid[None, :, 1:] >= lower[:, None, 1:])
+                        & (grid[None, :, 1:] <= upper[:, None, 1:]), axis=2)
+        nll = np.where(inside, nll, np.inf)
+
+        def take(rows, cols):
+            out = grid[cols].copy()
+            out[..., 0] = A[np.asarray(rows)[:, None], cols]
+            return out
+
+        return take, nll
+
+    def screen_grid(self, bounds) -> np.ndarray:
+        """Dense (let_th, s, w) grid over the box for the bootstrap screen (768 points)."""
+        lo, hi = bounds
+        l0 = lo[1] + (hi[1] - lo[1]) * np.array([0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.97, 0.995])
+        s = np.geomspace(0.15, 8.0, 12)
+        w = np.geomspace(max(lo[3], 0.1), hi[3], 8)
+        g = np.stack(np.meshgrid(l0, s, w, indexing="ij"), -1).reshape(-1, 3)
+        return np.column_stack([np.full(len(g), 0.5 * (lo[0] + hi[0])), g])
 
     def initial_guess(self, x, counts, exposure, bounds):
         """Starting point of the MLE article, clipped into the box."""
