@@ -240,6 +240,7 @@ class FitResult:
             "n_iterations": self.n_iter,
             "n_evaluations": self.n_eval,
             "n_starts": self.n_starts,
+            "n_local_optima": None if self.local_optima is None else len(self.local_optima),
             "method": self.method,
             "n_events": self.n_events,
             "n_points": int(self.fit_mask.sum()),
@@ -412,7 +413,8 @@ def fit(
         at_bound = tuple(n for k, n in enumerate(model.names)
                          if res.at_lower[best, k] or res.at_upper[best, k])
         ok = res.converged & np.isfinite(res.fun)
-        # Distinct local optima (by NLL), best first: extra warm starts for the bootstrap.
+        # Distinct local optima (by NLL), best first: a multimodality diagnostic, and
+        # extra starts for refits of other statistics on the same data.
         cand = res.theta[ok][np.argsort(res.fun[ok])]
         cand_f = np.sort(res.fun[ok])
         keep = np.r_[True, np.diff(cand_f) > 1e-6] if cand_f.size else np.zeros(0, bool)
