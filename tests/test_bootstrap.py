@@ -43,6 +43,16 @@ def test_chunk_size_does_not_change_results(cic_fit, cic_boot):
         _same(cic_boot, seufit.bootstrap(cic_fit, n_boot=400, seed=11, chunk_size=chunk))
 
 
+def test_chunk_size_does_not_change_sparse_results_with_screen_and_kinks():
+    # Sparse data with zeros kept: grid screen, extra starts and kink starts all in play.
+    from pathlib import Path
+
+    fr = seufit.fit(Path(__file__).parent / "data" / "sparse_zeros.csv", zeros="include")
+    ref = seufit.bootstrap(fr, n_boot=1000, seed=11, chunk_size=1000)
+    for chunk in (3, 7, 150):
+        _same(ref, seufit.bootstrap(fr, n_boot=1000, seed=11, chunk_size=chunk))
+
+
 def test_serial_equals_processes_equals_dask(cic_fit, cic_boot):
     """serial = joblib processes = ProcessPoolExecutor = dask LocalCluster, bit for bit."""
     _same(cic_boot, seufit.bootstrap(cic_fit, n_boot=400, seed=11, jobs=2, chunk_size=100))
@@ -82,7 +92,10 @@ def test_failures_are_counted_by_cause_never_dropped():
                        "events": [1, 1, 2, 3, 4]})
     fr = seufit.fit(df)
     b = seufit.bootstrap(fr, n_boot=300, seed=2)
-    assert b.failures.get("fewer than 3 runs with events", 0) > 0
+    too_few = "too few runs with events (fewer than 3, or than the number of parameters)"
+    assert b.failures.get(too_few, 0) > 0
+    # The data fit needs 4 runs with events for 4 parameters; so does every replicate.
+    assert np.all((b.counts[b.ok] > 0).sum(axis=1) >= 4)
     assert b.n_success + sum(b.failures.values()) == 300
     assert np.all(np.isnan(b.draws_all[~b.ok]))
     assert b.config == "conservative"
@@ -116,6 +129,12 @@ def test_archive_roundtrip_and_other_level(tmp_path, cic_boot):
     assert back.seed == cic_boot.seed and back.config == cic_boot.config
     at90 = seufit.load_bootstrap(path, cl=0.90)
     np.testing.assert_allclose(at90.percentile, cic_boot.with_level(0.90).percentile)
+    # The archived interval method, its reason, the band's LET span and flags survive.
+    assert at90.ci_method == cic_boot.ci_method == "bca"
+    assert at90.ci_reason == cic_boot.ci_reason
+    np.testing.assert_allclose(at90.bca, cic_boot.with_level(0.90).bca)
+    assert back.band["let"] == cic_boot.band["let"]
+    assert back.diagnostics["flags"] == cic_boot.diagnostics["flags"]
     assert np.all(at90.percentile[:, 1] - at90.percentile[:, 0]
                   <= cic_boot.percentile[:, 1] - cic_boot.percentile[:, 0] + 1e-15)
 

@@ -7,7 +7,7 @@ import pytest
 from iminuit import Minuit
 
 from seufit.likelihood import PoissonObjective
-from seufit.models import UserModel
+from seufit.models import WEIBULL4, UserModel
 from seufit.optimize import STATUS, minimize_batch, minimize_lbfgsb
 
 X = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
@@ -126,3 +126,54 @@ def test_lbfgsb_reference_stops_short_on_a_raw_1e_6_parameter():
     # Documented fact (a 1-parameter problem!): "converged", NLL gap > 1e-5.
     assert r.success
     assert r.fun - best > 1e-5
+
+
+# -- regressions from the numerical review --------------------------------------------------
+def _sparse_include():
+    from pathlib import Path
+
+    import seufit
+
+    d = seufit.load(Path(__file__).parent / "data" / "sparse_zeros.csv")
+    return d, PoissonObjective(WEIBULL4, d.let, d.exposure, d.events)
+
+
+def test_pinning_never_freezes_a_box_variable_whose_gradient_points_inward():
+    # This start once ended with s pinned at 0.1 and let_th on the zero-run kink,
+    # 3.8 NLL units above the optimum, yet reported converged.
+    import seufit
+
+    d, obj = _sparse_include()
+    lo, hi = WEIBULL4.default_bounds(d.let, d.events, d.exposure)
+    th0 = [[2.8363464992378656e-05, 0.86245349755481238, 5.4280146518902184, 6.7327821359674278]]
+    r = minimize_batch(obj, th0, lo, hi, WEIBULL4.transforms, kinks=obj.kinks)
+    best = seufit.fit(d, zeros="include").nll
+    assert not r.converged[0] or r.fun[0] <= best + 1e-6
+
+
+def test_a_step_never_lands_on_the_let_th_cap():
+    # The cap is the lowest LET with events: there that run's expected count is 0.
+    import seufit
+
+    d = seufit.load("example:mle_article")
+    obj = PoissonObjective(WEIBULL4, d.let, d.exposure, d.events)
+    lo, hi = WEIBULL4.default_bounds(d.let, d.events, d.exposure)
+    th0 = [[3.4537931242646525e-05, 1.0838474096805439, 0.44072671339150665, 5.2553799128345418]]
+    r = minimize_batch(obj, th0, lo, hi, WEIBULL4.transforms, kinks=obj.kinks)
+    assert r.theta[0, 1] < hi[1]
+    assert not (r.converged[0] and r.at_upper[0, 1])
+    assert r.fun[0] == pytest.approx(seufit.fit(d).nll, abs=1e-6)
+
+
+def test_non_finite_gradient_is_reported_not_converged():
+    def obj(th, order, rows):
+        t = th[:, 0]
+        f = (t - 3) ** 2
+        if order == 0:
+            return f, None, None
+        g = np.where(t >= 1, 2 * (t - 3), np.nan)[:, None]
+        return f, g, np.full((len(t), 1, 1), 2.0)
+
+    r = minimize_batch(obj, np.array([[0.5], [2.0]]), [0.0], [10.0], ("linear",))
+    assert r.status[0] == 3 and not r.converged[0]
+    assert r.converged[1] and r.theta[1, 0] == pytest.approx(3.0)

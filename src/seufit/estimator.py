@@ -18,10 +18,13 @@ from .optimize import minimize_batch
 
 __all__ = ["BatchFit", "fit_counts", "FAILURE_CAUSES", "MIN_NONZERO"]
 
-MIN_NONZERO = 3  # the bootstrap article's rule: fewer runs with events -> skipped, counted
+# The bootstrap article skips replicates with fewer than 3 runs with events; the data
+# fit needs at least as many runs with events as parameters.  A replicate gets the
+# stricter of the two (the same estimator as the data), counted as a failure.
+MIN_NONZERO = 3
 FAILURE_CAUSES = {
     0: "success",
-    1: f"fewer than {MIN_NONZERO} runs with events",
+    1: "too few runs with events (fewer than 3, or than the number of parameters)",
     2: "not converged (iteration limit)",
     3: "not converged (line search stalled)",
     4: "non-finite likelihood",
@@ -49,6 +52,7 @@ def fit_counts(
     zeros: str = "exclude",
     screen: np.ndarray | None = None,
     extra_starts: int = 0,
+    bounds: tuple[np.ndarray, np.ndarray] | None = None,
     tol: float = 1e-10,
     max_iter: int = 100,
 ) -> BatchFit:
@@ -75,6 +79,9 @@ def fit_counts(
     extra_starts : int
         With ``screen``: also start every dataset from its ``extra_starts`` best
         grid points (for sparse data, whose likelihood has many local optima).
+    bounds : (lower, upper), optional
+        Fixed bounds for every dataset (when the data fit had user bounds);
+        otherwise each dataset's own, by the model's rule.
     tol, max_iter : solver settings.
 
     Returns
@@ -85,7 +92,7 @@ def fit_counts(
     B, n = counts.shape
     K, p = starts.shape
     nonzero = (counts > 0).sum(axis=1)
-    valid = nonzero >= max(MIN_NONZERO, 1)
+    valid = nonzero >= max(MIN_NONZERO, p)
     theta = np.full((B, p), np.nan)
     nll = np.full(B, np.nan)
     cause = np.where(valid, 0, 1)
@@ -95,7 +102,11 @@ def fit_counts(
     v = np.flatnonzero(valid)
     Nv = counts[v]
     weights = (Nv > 0).astype(float) if zeros == "exclude" else np.ones_like(Nv)
-    lo, hi = model.batch_bounds(x, Nv, exposure, weights)
+    if bounds is None:
+        lo, hi = model.batch_bounds(x, Nv, exposure, weights)
+    else:
+        lo = np.broadcast_to(np.asarray(bounds[0], float), (Nv.shape[0], p)).copy()
+        hi = np.broadcast_to(np.asarray(bounds[1], float), (Nv.shape[0], p)).copy()
     m = v.size
     obj = PoissonObjective(model, x, exposure, Nv, weights)
     # Rows of the batch: every dataset with every shared start ...

@@ -98,6 +98,7 @@ class FitResult:
     local_optima: np.ndarray | None
     messages: tuple[str, ...]
     provenance: dict = field(default_factory=dict)
+    user_bounds: bool = False  # bounds given by the user: replicates keep them too
 
     # -- convenience -----------------------------------------------------------------
     @property
@@ -356,7 +357,8 @@ def fit(
     if not 0 < cl < 1:
         raise ValueError(f"cl must be between 0 and 1, got {cl}")
     options = {"model": model.label, "zeros": zeros, "variant": variant, "cl": cl,
-               "sided": sided, "method": method, "tilt": d.tilt_corrected}
+               "sided": sided, "method": method, "tilt": d.tilt_corrected,
+               "bounds": "data" if bounds is None else np.asarray(bounds, float).tolist()}
     prov = provenance(d, options)
     events = d.events
     zero = events == 0
@@ -473,4 +475,4 @@ def fit(
         n_starts=n_starts, method=method, hessian=H, hessian_eigenvalues=ev,
         hessian_status=hstatus, covariance=covariance, se=se, ci_low=ci_lo, ci_high=ci_hi,
         cl=cl, upper_limits=tuple(limits), local_optima=local_optima,
-        messages=tuple(messages), provenance=prov)
+        messages=tuple(messages), provenance=prov, user_bounds=bounds is not None)

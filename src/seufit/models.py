@@ -208,10 +208,13 @@ class Weibull4(Model):
         SE = self.value(unit, x) * E  # (G, n)
         N = np.asarray(counts, float)
         WN = N * np.asarray(weights, float)
-        D = np.asarray(weights, float) @ SE.T  # (B, G)
+        # einsum, not a BLAS matmul: BLAS blocks by batch size, so a row's result would
+        # depend on how many rows share the call (and the bootstrap on its chunk size).
+        D = np.einsum("bn,gn->bg", np.asarray(weights, float), SE)
         total = WN.sum(axis=1)[:, None]
         A = np.clip(total / np.maximum(D, 1e-300), lower[:, None, 0], upper[:, None, 0])
-        nll = A * D - total * np.log(A) - WN @ np.log(np.maximum(SE, LAMBDA_FLOOR)).T
+        logSE = np.log(np.maximum(SE, LAMBDA_FLOOR))
+        nll = A * D - total * np.log(A) - np.einsum("bn,gn->bg", WN, logSE)
         inside = np.all((grid[None, :, 1:] >= lower[:, None, 1:])
                         & (grid[None, :, 1:] <= upper[:, None, 1:]), axis=2)
         nll = np.where(inside, nll, np.inf)

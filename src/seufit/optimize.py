@@ -145,8 +145,8 @@ def minimize_batch(
     proj_grad = np.full(B, np.inf)
     act_lo = np.zeros((B, p), bool)
     act_hi = np.zeros((B, p), bool)
-    # Variables pinned at a bound after a failed line search: at the let_th kink the
-    # one-sided slope is infinite, so the gradient computed there cannot be trusted.
+    # The kink parameter, pinned on a kink after a failed line search: for s < 1 its
+    # one-sided slope is infinite there, so the gradient computed there cannot be trusted.
     pinned = np.zeros((B, p), bool)
     active = np.flatnonzero(np.isfinite(f))
     status[~np.isfinite(f)] = 3
@@ -196,7 +196,7 @@ def minimize_batch(
             step[bad] = -np.einsum("bpk,bk->bp", evecs, coef)
         step = np.where(free, step, 0.0)
         decrement = -np.sum(gf * step, axis=1)
-        done = (posdef & (0.5 * decrement < tol)) | (pg < 1e-13)
+        done = ((posdef & (0.5 * decrement < tol)) | (pg < 1e-13)) & (status[a] != 3)
         status[a[done]] = 0
         # Line search for the rest.
         go = ~done & (status[a] != 3)
@@ -219,7 +219,11 @@ def minimize_batch(
             step_lo = step_lo.copy()
             step_hi = step_hi.copy()
             step_lo[:, kj] = np.maximum(step_lo[:, kj], below)
-            step_hi[:, kj] = np.minimum(step_hi[:, kj], above)
+            # The upper bound of the kink parameter is a wall (the threshold cap: a run
+            # with events gets lambda = 0 there), so a step stops just short of it.
+            cap = hi_i[a[idx], kj]
+            wall = cap - 1e-9 * np.maximum(cap - lo_i[a[idx], kj], 1e-12)
+            step_hi[:, kj] = np.minimum(np.minimum(step_hi[:, kj], above), wall)
         for _ls in range(40):
             if pending.size == 0:
                 break
@@ -248,14 +252,17 @@ def minimize_batch(
         status[stuck[small]] = 0
         # Not small: pin free variables sitting on a bound and try again; stall if none.
         rest = stuck[~small]
-        ph_r = phi[rest]
-        w_r = hi_i[rest] - lo_i[rest]
-        e_r = 1e-9 * np.where(np.isfinite(w_r), np.maximum(w_r, 1e-12), 1.0)
-        on_b = ((ph_r <= lo_i[rest] + e_r) | (ph_r >= hi_i[rest] - e_r)) & ~fixed[rest]
+        # Only the kink parameter is pinned, and only on a kink or a bound: there its
+        # one-sided slope can be infinite.  Any other variable keeps the usual active set.
+        on_b = np.zeros((rest.size, p), bool)
         if kinks is not None:
             kj, kv = kinks
-            near = np.min(np.abs(ph_r[:, kj, None] - kv[None, :]), axis=1) <= e_r[:, kj]
-            on_b[:, kj] |= near & ~fixed[rest, kj]
+            ph_r = phi[rest, kj]
+            w_r = np.maximum(hi_i[rest, kj] - lo_i[rest, kj], 1e-12)
+            e_r = 1e-9 * np.where(np.isfinite(w_r), w_r, 1.0)
+            near = np.min(np.abs(ph_r[:, None] - kv[None, :]), axis=1) <= e_r
+            near |= (ph_r <= lo_i[rest, kj] + e_r) | (ph_r >= hi_i[rest, kj] - e_r)
+            on_b[:, kj] = near & ~fixed[rest, kj]
         newpin = on_b & ~pinned[rest]
         can = newpin.any(axis=1)
         pinned[rest[can]] |= newpin[can]

@@ -62,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
     except click.ClickException as exc:
-        exc.show()
+        # One line, like every other error: no usage block.
+        msg = " ".join(exc.format_message().split())
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see 'seufit {ctx.info_name} --help')" if ctx is not None and ctx.parent else ""
+        click.echo(f"seufit: error: {msg}{where}", err=True)
         return exc.exit_code
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)

@@ -144,6 +144,8 @@ class BootstrapResult:
     hessian_se: np.ndarray | None
     provenance: dict = field(default_factory=dict)
     fit: FitResult | None = None
+    let_span: tuple[float, float] = (np.nan, np.nan)  # LET range of every run, for the band
+    at_bound: tuple[str, ...] = ()  # parameters of the fit on a bound
 
     @property
     def n_boot(self) -> int:
@@ -264,7 +266,9 @@ class BootstrapResult:
         import io
 
         meta = {k: getattr(self, k) for k in ("names", "units", "seed", "config", "config_reason",
-                                              "tol", "zeros", "cl", "ci_method")}
+                                              "tol", "zeros", "cl", "ci_method", "ci_reason")}
+        meta["at_bound"] = list(self.at_bound)
+        meta["let_span"] = [float(v) for v in self.let_span]
         meta["provenance"] = self.provenance
         meta["versions"] = versions()
         buf = io.BytesIO()
@@ -288,9 +292,11 @@ def load_bootstrap(path: str | Path, cl: float | None = None, ci: str = "auto") 
     stub = _raw_result(names=tuple(meta["names"]), units=tuple(meta["units"]), seed=meta["seed"],
                        config=meta["config"], config_reason=meta["config_reason"],
                        tol=meta["tol"], zeros=meta["zeros"], provenance=meta["provenance"],
-                       fit=None, **raw)
-    return _summarise(stub, cl=meta["cl"] if cl is None else cl,
-                      ci=meta["ci_method"] if (ci == "auto" and cl is None) else ci)
+                       fit=None, let_span=tuple(meta["let_span"]),
+                       at_bound=tuple(meta["at_bound"]), **raw)
+    # "auto" keeps the archived method and its reason.
+    stub = replace(stub, ci_method=meta["ci_method"], ci_reason=meta["ci_reason"])
+    return _summarise(stub, cl=meta["cl"] if cl is None else cl, ci=ci)
 
 
 def _raw_result(**kw) -> BootstrapResult:
@@ -303,7 +309,7 @@ def _raw_result(**kw) -> BootstrapResult:
     return BootstrapResult(**filler, **kw)
 
 
-def _ci_rule(fit: FitResult | None, events: np.ndarray) -> tuple[str, str]:
+def _ci_rule(events: np.ndarray) -> tuple[str, str]:
     total = int(np.sum(events))
     zeros = int(np.sum(np.asarray(events) == 0))
     if total >= 50 and zeros == 0:
@@ -323,12 +329,11 @@ def _summarise(r: BootstrapResult, cl: float, ci: str = "auto") -> BootstrapResu
     if D.shape[0] < 10:
         raise ValueError(f"only {D.shape[0]} successful replicates: too few to summarise")
     events = r.fit.data.events if r.fit is not None else None
-    rule_events = events if events is not None else np.r_[r.counts[0] * 0 + 50]
     if ci == "auto":
-        if events is None:
-            method, reason = r.ci_method, r.ci_reason or "as archived"
+        if events is None:  # a reloaded archive: its own choice and reason
+            method, reason = r.ci_method, r.ci_reason
         else:
-            method, reason = _ci_rule(r.fit, rule_events)
+            method, reason = _ci_rule(events)
     else:
         method, reason = ci, "chosen by the user"
     cov = np.atleast_2d(np.cov(D, rowvar=False, ddof=1))  # 0-d for one parameter
@@ -344,11 +349,11 @@ def _summarise(r: BootstrapResult, cl: float, ci: str = "auto") -> BootstrapResu
         lo, hi, z0[k] = bca_interval(D[:, k], r.theta_hat[k], float(a[k]), cl)
         bca[k] = lo, hi
     diag = _diagnostics(r, D, se, corr)
-    if method == "bca" and r.fit is not None and r.fit.at_bound:
+    if method == "bca" and r.at_bound:
         # Half the replicates tie with an estimate on a bound, which drives z0; the
         # coverage study (docs/bootstrap.md) found BCa under-covering there.
         diag["flags"].append(
-            f"BCa with {', '.join(r.fit.at_bound)} on a bound: z0 is driven by ties at the bound "
+            f"BCa with {', '.join(r.at_bound)} on a bound: z0 is driven by ties at the bound "
             "and BCa under-covers there (docs/bootstrap.md); prefer --ci percentile")
     band = _band(r, D, cl)
     return replace(r, cl=cl, ci_method=method, ci_reason=reason, se=se, covariance=cov,
@@ -395,7 +400,8 @@ def _diagnostics(r: BootstrapResult, D, se, corr) -> dict:
         flags.append("strong correlation (|r| > 0.8), weakly identifiable: " + ", ".join(ident))
     ratio = None
     if r.hessian_se is not None:
-        ratio = dict(zip(names, map(float, r.hessian_se / se)))
+        with np.errstate(divide="ignore", invalid="ignore"):  # a parameter held fixed
+            ratio = dict(zip(names, map(float, r.hessian_se / se)))
     return {
         "success": {"rate": rate, "status": status},
         "skewness": skew_d,
@@ -411,9 +417,7 @@ def _band(r: BootstrapResult, D, cl: float, n_grid: int = 60) -> dict:
 
     model = r.fit.model if r.fit is not None else WEIBULL4
     # Span every tested LET, including zero-event runs left out of the fit.
-    lets = r.fit.data.let if r.fit is not None else r.let
-    lo_x = float(np.min(lets))
-    hi_x = float(np.max(lets))
+    lo_x, hi_x = r.let_span
     grid = np.geomspace(lo_x / 1.5, hi_x * 1.5, n_grid)
     qs = [(1 - cl) / 2, (1 + cl) / 2]
     vals = np.empty((D.shape[0], n_grid))
@@ -426,9 +430,9 @@ def _band(r: BootstrapResult, D, cl: float, n_grid: int = 60) -> dict:
 
 
 def _fit_chunk(payload):
-    model, x, expo, counts, starts, zeros, tol, grid, extra = payload
+    model, x, expo, counts, starts, zeros, tol, grid, extra, bounds = payload
     bf = fit_counts(model, x, expo, counts, starts, zeros=zeros, tol=tol, screen=grid,
-                    extra_starts=extra)
+                    extra_starts=extra, bounds=bounds)
     return bf.theta, bf.nll, bf.cause
 
 
@@ -541,7 +545,7 @@ def bootstrap(
     for s in range(0, n_boot, chunk_size):
         c = counts[s:s + chunk_size]
         payloads.append((fit_result.model, fd.let, fd.exposure, c, starts, fit_result.zeros, tol,
-                         grid, extra_starts))
+                         grid, extra_starts, fit_result.bounds if fit_result.user_bounds else None))
         sizes.append(len(c))
     parts = run_chunks(_fit_chunk, payloads, sizes=sizes, jobs=jobs, executor=executor,
                        progress=progress)
@@ -569,6 +573,7 @@ def bootstrap(
                       let=fd.let, exposure=fd.exposure, seed=seed, config=config,
                       config_reason=cfg_reason, tol=tol, zeros=fit_result.zeros,
                       hessian_se=hse, provenance=provenance(fit_result.data, options, seed),
-                      fit=fit_result)
+                      fit=fit_result, at_bound=tuple(fit_result.at_bound),
+                      let_span=(float(fit_result.data.let.min()), float(fit_result.data.let.max())))
     return _summarise(raw, cl=cl, ci=ci)
 
