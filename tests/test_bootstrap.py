@@ -187,3 +187,12 @@ def test_cli_bootstrap_bad_input(tmp_path, capsys):
     assert main(["bootstrap", str(bad), "-n", "50"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.csv" in err[0]
+
+
+def test_guarded_ci_falls_back_to_percentile_with_a_parameter_on_a_bound(cic_fit, cic_boot):
+    assert "w" in cic_fit.at_bound and cic_boot.ci_method == "bca"
+    guarded = cic_boot.with_level(0.95, ci="guarded")
+    assert guarded.ci_method == "percentile" and "w" in guarded.ci_reason
+    np.testing.assert_array_equal(guarded.ci_low, cic_boot.percentile[:, 0])
+    mle = seufit.bootstrap(seufit.fit("example:mle_article"), n_boot=200, seed=1, ci="guarded")
+    assert mle.ci_method == "bca"  # nothing on a bound: the series rule stands

@@ -22,8 +22,10 @@ from .options import cl_option, data_argument, json_option, read, tilt_option, z
               help="Worker processes; results are identical for any value.")
 @click.option("--config", type=click.Choice(["auto", "full", "conservative"]), default="auto",
               show_default=True, help="Bootstrap configuration (auto: the article's rule).")
-@click.option("--ci", type=click.Choice(["auto", "percentile", "bca"]), default="auto",
-              show_default=True, help="Interval method (auto: BCa with >= 50 events and no zeros).")
+@click.option("--ci", type=click.Choice(["auto", "guarded", "percentile", "bca"]),
+              default="auto", show_default=True,
+              help="Interval method (auto: BCa with >= 50 events and no zeros; guarded: the "
+                   "same but percentile when a parameter is on a bound).")
 @cl_option
 @zeros_option
 @tilt_option

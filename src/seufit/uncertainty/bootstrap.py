@@ -321,19 +321,24 @@ def _ci_rule(events: np.ndarray) -> tuple[str, str]:
 def _summarise(r: BootstrapResult, cl: float, ci: str = "auto") -> BootstrapResult:
     if not 0 < cl < 1:
         raise ValueError(f"cl must be between 0 and 1, got {cl}")
-    if ci not in ("auto", "percentile", "bca"):
-        raise ValueError(f"ci must be auto, percentile or bca, got {ci!r}")
+    if ci not in ("auto", "guarded", "percentile", "bca"):
+        raise ValueError(f"ci must be auto, guarded, percentile or bca, got {ci!r}")
     ok = r.cause == 0
     D = r.draws_all[ok]
     p = len(r.names)
     if D.shape[0] < 10:
         raise ValueError(f"only {D.shape[0]} successful replicates: too few to summarise")
     events = r.fit.data.events if r.fit is not None else None
-    if ci == "auto":
+    if ci in ("auto", "guarded"):
         if events is None:  # a reloaded archive: its own choice and reason
             method, reason = r.ci_method, r.ci_reason
         else:
             method, reason = _ci_rule(events)
+        if ci == "guarded" and r.at_bound and method == "bca":
+            # The series rule, except percentile with a parameter on a bound, where the
+            # coverage study measured BCa at 76 % (docs/bootstrap.md).
+            method, reason = "percentile", (f"guarded rule: {', '.join(r.at_bound)} on a bound, "
+                                            "where BCa under-covers")
     else:
         method, reason = ci, "chosen by the user"
     cov = np.atleast_2d(np.cov(D, rowvar=False, ddof=1))  # 0-d for one parameter
@@ -484,8 +489,10 @@ def bootstrap(
         drawn and recorded when omitted.
     config : {"auto", "full", "conservative"}
         The bootstrap article's configuration rule, or a forced one.
-    ci : {"auto", "percentile", "bca"}
-        Interval method; auto: BCa with >= 50 events and no zero-event run, else percentile.
+    ci : {"auto", "guarded", "percentile", "bca"}
+        Interval method; auto: the series rule, BCa with >= 50 events and no zero-event
+        run, else percentile; guarded: the same, but percentile when a parameter is on
+        a bound (the sound option: BCa under-covers there, docs/bootstrap.md).
     cl : float
         Interval level.
     jobs : int
