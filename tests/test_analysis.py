@@ -316,3 +316,20 @@ def test_reproduce_command_quotes_paths():
     cmd = reproduce_command("my data/run 1.csv", {"zeros": "include", "cl": 0.9}, 7)
     assert cmd == ("seufit analyze 'my data/run 1.csv' -o REPORT_DIR --seed 7 --zeros include "
                    "--cl 0.9")
+
+
+def test_per_bit_intervals_are_not_called_at_bound_by_an_absolute_tolerance():
+    import pandas as pd
+
+    df = pd.DataFrame({"let": [2, 5, 10, 20, 40, 60], "fluence": [1e7] * 6,
+                       "events": [3, 15, 40, 70, 90, 95], "bits": [1e6] * 6})
+    a = analyze(df, seed=1, **FAST)
+    assert a.fit.data.per_bit and a.fit.theta[0] < 1e-9  # cm2/bit: ~1e-11
+    sig_line = next(ln for ln in str(a).splitlines() if ln.strip().startswith("sigma_sat"))
+    assert "at bound" not in sig_line, sig_line
+
+
+def test_a_two_let_campaign_gets_upper_limits_only():
+    d = _data([5, 5, 40, 40, 40], [10, 12, 50, 55, 60])
+    a = analyze(d, seed=1, **FAST)
+    assert not a.fit.fitted and "distinct LET" in a.decision("curve").reason

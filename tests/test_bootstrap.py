@@ -92,7 +92,7 @@ def test_failures_are_counted_by_cause_never_dropped():
                        "events": [1, 1, 2, 3, 4]})
     fr = seufit.fit(df)
     b = seufit.bootstrap(fr, n_boot=300, seed=2)
-    too_few = "too few runs with events (fewer than 3, or than the number of parameters)"
+    too_few = "too few runs with events (fewer than 3, or LETs with events than parameters)"
     assert b.failures.get(too_few, 0) > 0
     # The data fit needs 4 runs with events for 4 parameters; so does every replicate.
     assert np.all((b.counts[b.ok] > 0).sum(axis=1) >= 4)

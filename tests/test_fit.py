@@ -410,3 +410,11 @@ def test_to_dict_is_consistent_with_attributes():
         assert d["parameters"][name]["se"] == res.se[k]
     assert d["nll"] == res.nll and d["n_points"] == 8 and d["n_events"] == 381
     assert d["bounds"]["let_th"] == [0.0, 5.0]
+
+
+def test_four_runs_with_events_at_two_lets_are_refused():
+    # Five runs, two LETs: one curve point each, however many runs.
+    df = pd.DataFrame({"let": [5, 5, 40, 40, 40], "fluence": [1e7] * 5,
+                       "events": [10, 12, 50, 55, 60]})
+    with pytest.raises(seufit.DataError, match="only 2 distinct LET"):
+        seufit.fit(df)

@@ -161,9 +161,13 @@ def test_interrupt_with_figure_workers_running(cic, tmp_path, monkeypatch):
 
 def test_replaces_a_report_refuses_other_directories(small, tmp_path):
     out = write_report(small, tmp_path / "r", workers=1)
-    (out / "stale.txt").write_text("from an older run")
-    write_report(small, out, workers=1)
-    assert not (out / "stale.txt").exists()
+    write_report(small, out, workers=1)  # a report is replaced as a whole
+    assert is_report_dir(out)
+    # ... but never together with files that are not the report's: they are kept.
+    (out / "mydata.csv").write_text("let,fluence,events\n")
+    with pytest.raises(ReportError, match="other files"):
+        write_report(small, out, workers=1)
+    assert (out / "mydata.csv").exists()
     other = tmp_path / "mine"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")

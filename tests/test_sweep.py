@@ -195,3 +195,11 @@ def test_plots(tmp_path, fits):
     assert len(fig.axes) == 4
     with pytest.raises(ValueError):
         plot_surface(res, ("s", "s"))
+
+
+def test_envelope_always_holds_the_fitted_estimate():
+    import seufit
+
+    fr = seufit.fit("example:bootstrap_article")
+    sw = seufit.sweep(fr, n=1, seed=1, warn=False)
+    assert np.all(sw.ci_low <= fr.theta) and np.all(fr.theta <= sw.ci_high)

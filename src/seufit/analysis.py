@@ -520,19 +520,24 @@ def rule_curve(d: TestData, option: str, n_params: int = 4) -> tuple[bool, Decis
     (fit, decision) : (bool, Decision)
     """
     n_hit = int((d.events > 0).sum())
+    n_let = int(np.unique(d.let[d.events > 0]).size)  # runs at one LET are one curve point
     mean = d.n_events / d.n_runs
     if n_hit == 0:
         auto, why = False, f"no events in any of the {d.n_runs} runs: upper limits only"
     elif n_hit < n_params:
         auto, why = False, (f"only {n_hit} run(s) with events: {n_params} parameters cannot "
                             "be fitted, upper limits and per-run exact intervals only")
+    elif n_let < n_params:
+        auto, why = False, (f"runs with events at only {n_let} distinct LET value(s): "
+                            f"{n_params} parameters cannot be fitted, upper limits and per-run "
+                            "exact intervals only")
     elif mean < MIN_MEAN_COUNT:
         auto, why = False, (f"{mean:.3g} events per run < {MIN_MEAN_COUNT:g}: essentially an "
                             "all-zero campaign, upper limits only")
     else:
         auto, why = True, (f"{n_hit} runs with events, {mean:.3g} events per run: a curve can "
                            "be fitted")
-    possible = n_hit >= n_params
+    possible = n_hit >= n_params and n_let >= n_params
     if option == "auto":
         choice = auto
         reason = why
@@ -884,8 +889,10 @@ def _child_seed(seed: int, k: int) -> int:
     return int(state >> np.uint64(1))
 
 
-def _near(v: float, b: float) -> bool:
-    return math.isfinite(v) and math.isfinite(b) and abs(v - b) <= 1e-9 * max(1.0, abs(b))
+def _near(v: float, b: float, width: float) -> bool:
+    """v on bound b, relative to the width of the box (sigma_sat per bit is ~1e-12)."""
+    tol = 1e-9 * (width if math.isfinite(width) and width > 0 else max(abs(b), 1e-300))
+    return math.isfinite(v) and math.isfinite(b) and abs(v - b) <= tol
 
 
 def _f(v) -> float | None:
@@ -906,10 +913,16 @@ def _collect_intervals(fr: FitResult, boot: BootstrapResult | None, prof, sw,
     def bound_note(k, lo, hi):
         notes = []
         if lo_b is not None:
-            if lo is not None and _near(lo, lo_b[k]):
+            width = hi_b[k] - lo_b[k]
+            if lo is not None and _near(lo, lo_b[k], width):
                 notes.append("low end at bound")
-            if hi is not None and _near(hi, hi_b[k]):
+            if hi is not None and _near(hi, hi_b[k], width):
                 notes.append("high end at bound")
+            # Replicates have their own boxes (e.g. a higher let_th cap when a replicate
+            # has no event at the lowest LET), so their interval can leave the data's box.
+            if (lo is not None and lo < lo_b[k] and not _near(lo, lo_b[k], width)) or (
+                    hi is not None and hi > hi_b[k] and not _near(hi, hi_b[k], width)):
+                notes.append("extends beyond the data fit's box")
         return notes
 
     # Wald

@@ -607,8 +607,11 @@ def _upper_limits_check(r: FitResult) -> Check:
     if bad:
         text = ", ".join(f"{u.label} (LET {u.let:.3g}: curve {u.sigma_fit / u.sigma_upper:.2g} x "
                          "limit)" for u in bad)
+        advice = ("the zero-event runs are already in the likelihood: the model cannot honour "
+                  "them, see the goodness of fit" if r.zeros == "include"
+                  else "refit with zeros='include'")
         return Check("upper_limits", "FAIL", ratio, f"fitted curve above the {level} upper "
-                     f"limit of {text}; refit with zeros='include'")
+                     f"limit of {text}; {advice}")
     return Check("upper_limits", "PASS", ratio, f"fitted curve below all {len(lims)} zero-event "
                  f"upper limit(s) ({level})")
 

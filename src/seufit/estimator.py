@@ -24,7 +24,7 @@ __all__ = ["BatchFit", "fit_counts", "FAILURE_CAUSES", "MIN_NONZERO"]
 MIN_NONZERO = 3
 FAILURE_CAUSES = {
     0: "success",
-    1: "too few runs with events (fewer than 3, or than the number of parameters)",
+    1: "too few runs with events (fewer than 3, or LETs with events than parameters)",
     2: "not converged (iteration limit)",
     3: "not converged (line search stalled)",
     4: "non-finite likelihood",
@@ -92,7 +92,11 @@ def fit_counts(
     B, n = counts.shape
     K, p = starts.shape
     nonzero = (counts > 0).sum(axis=1)
-    valid = nonzero >= max(MIN_NONZERO, p)
+    # Distinct LETs with events (runs at one LET are one point of the curve), as the data fit.
+    xs, inv = np.unique(np.asarray(x, float), return_inverse=True)
+    hit_let = np.zeros((B, xs.size), bool)
+    np.logical_or.at(hit_let, (slice(None), inv), counts > 0)
+    valid = (nonzero >= max(MIN_NONZERO, p)) & (hit_let.sum(axis=1) >= p)
     theta = np.full((B, p), np.nan)
     nll = np.full(B, np.nan)
     cause = np.where(valid, 0, 1)

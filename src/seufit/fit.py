@@ -385,6 +385,11 @@ def fit(
     if n_hit < p:
         raise DataError(f"{d.source}: only {n_hit} run(s) with events; fitting the {p} "
                         f"parameters of {model.label} needs at least {p}")
+    n_let = np.unique(d.let[~zero]).size
+    if n_let < p:
+        # Runs at the same LET constrain one point of the curve, however many there are.
+        raise DataError(f"{d.source}: runs with events at only {n_let} distinct LET value(s); "
+                        f"fitting the {p} parameters of {model.label} needs at least {p}")
 
     auto_variant, auto_reason = select_variant(events, zeros)
     if variant == "auto":

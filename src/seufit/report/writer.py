@@ -68,6 +68,13 @@ def _check_target(target: Path) -> None:
     if any(target.iterdir()) and not is_report_dir(target):
         raise ReportError(f"{target}: exists, is not empty and is not a seufit report; choose "
                           "another output directory or remove it")
+    # A report is replaced as a whole: only if the folder holds nothing but report files,
+    # so that data or notes someone put beside a report are never deleted.
+    own = set(REPORT_FILES) | {"figures", "bootstrap_draws.npz"}
+    other = sorted(p.name for p in target.iterdir() if p.name not in own)
+    if other:
+        raise ReportError(f"{target}: holds a seufit report and other files ({', '.join(other[:3])}"
+                          f"{', ...' if len(other) > 3 else ''}); choose another output directory")
 
 
 def _fsync_tree(root: Path) -> None:

@@ -344,7 +344,10 @@ def sweep(
     width = bhi - blo
     if n_below:
         sb = samples[below]
-        ci_low, ci_high = sb.min(axis=0), sb.max(axis=0)
+        # The fitted point lies under the threshold by definition: the envelope holds it.
+        theta_fit = np.asarray(sfit.theta, float)
+        ci_low = np.minimum(sb.min(axis=0), theta_fit)
+        ci_high = np.maximum(sb.max(axis=0), theta_fit)
     else:
         ci_low = ci_high = np.full(p, np.nan)
     low_edge = (ci_low <= blo + _EDGE * width) & (width > 0)
