@@ -167,8 +167,13 @@ def cross_section_figure(
         bx, blo, bhi = (np.asarray(a, float) for a in band)
         if not (bx.shape == blo.shape == bhi.shape) or bx.ndim != 1:
             raise ValueError("band must be (let_grid, low, high), three 1-d arrays of one length")
-        ok = (blo > 0) & (bhi > 0)
-        ax.fill_between(bx[ok], blo[ok], bhi[ok], color=_FIT, alpha=0.22, lw=0, zorder=1,
+        # A lower edge of 0 (curves below threshold) cannot be drawn on a log axis: draw it
+        # far below the data instead of dropping the band (which would also bridge gaps).
+        ok = bhi > 0
+        pos = blo[blo > 0]
+        floor = (pos.min() if pos.size else bhi[ok].min()) * 1e-3
+        ax.fill_between(bx[ok], np.maximum(blo[ok], floor), bhi[ok], color=_FIT, alpha=0.22,
+                        lw=0, zorder=1,
                         label=band_label or f"pointwise {_pct(cl)} band of the curve")
         xlo, xhi = min(xlo, float(bx.min())), max(xhi, float(bx.max()))
 
