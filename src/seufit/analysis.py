@@ -55,7 +55,7 @@ from .gof import MIN_DOF, GoodnessOfFit, goodness_of_fit
 from .limits import UpperLimit, garwood_interval, upper_limit
 from .models import WEIBULL4
 from .parallel import resolve_seed
-from .uncertainty.bootstrap import CONFIGS, BootstrapResult, bootstrap, choose_config
+from .uncertainty.bootstrap import CONFIGS, BootstrapResult, bootstrap, choose_config, ci_rule
 
 __all__ = [
     "analyze", "Analysis", "Decision", "INTERVAL_METHODS", "INTERVAL_LABELS",
@@ -720,24 +720,9 @@ def _wald_problems(fr: FitResult, boot: BootstrapResult | None) -> list[str]:
 
 
 def bootstrap_method(events: np.ndarray) -> tuple[str, str]:
-    """The series' rule between the two bootstrap intervals: BCa or percentile.
-
-    Parameters
-    ----------
-    events : array of int
-        Counts of every run.
-
-    Returns
-    -------
-    (method, reason) : (str, str)
-        ``"bca"`` with at least 50 events and no zero-event run, else ``"percentile"``.
-    """
-    total = int(np.sum(events))
-    n_zero = int(np.sum(np.asarray(events) == 0))
-    if total >= 50 and n_zero == 0:
-        return "bca", f"{total} events >= 50 and no zero-event run (series rule)"
-    why = f"{total} events < 50" if total < 50 else f"{n_zero} zero-event run(s)"
-    return "percentile", f"{why}: BCa needs >= 50 events and no zero-event run (series rule)"
+    """The series' rule between the two bootstrap intervals (one implementation, in
+    :func:`seufit.uncertainty.bootstrap.ci_rule`)."""
+    return ci_rule(events)
 
 
 def rule_interval(fr: FitResult, boot: BootstrapResult | None, intervals: dict, option: str,

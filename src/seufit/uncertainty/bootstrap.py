@@ -31,8 +31,8 @@ from ..fit import FitResult
 from ..likelihood import poisson_deviance
 from ..parallel import resolve_seed, run_chunks
 
-__all__ = ["bootstrap", "BootstrapResult", "load_bootstrap", "choose_config", "bca_interval",
-           "acceleration", "CONFIGS"]
+__all__ = ["bootstrap", "BootstrapResult", "load_bootstrap", "choose_config", "ci_rule",
+           "bca_interval", "acceleration", "CONFIGS"]
 
 CONFIGS = {
     "full": {"n_boot": 10_000, "tol": 1e-9},
@@ -309,7 +309,11 @@ def _raw_result(**kw) -> BootstrapResult:
     return BootstrapResult(**filler, **kw)
 
 
-def _ci_rule(events: np.ndarray) -> tuple[str, str]:
+def ci_rule(events: np.ndarray) -> tuple[str, str]:
+    """The series' CI-method rule: BCa with >= 50 events and no zero-event run, else percentile.
+
+    Returns ``(method, reason)``.
+    """
     total = int(np.sum(events))
     zeros = int(np.sum(np.asarray(events) == 0))
     if total >= 50 and zeros == 0:
@@ -333,7 +337,7 @@ def _summarise(r: BootstrapResult, cl: float, ci: str = "auto") -> BootstrapResu
         if events is None:  # a reloaded archive: its own choice and reason
             method, reason = r.ci_method, r.ci_reason
         else:
-            method, reason = _ci_rule(events)
+            method, reason = ci_rule(events)
         if ci == "guarded" and r.at_bound and method == "bca":
             # The series rule, except percentile with a parameter on a bound, where the
             # coverage study measured BCa at 76 % (docs/bootstrap.md).
