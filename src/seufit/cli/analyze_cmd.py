@@ -10,7 +10,7 @@ import click
 from ..analysis import DEFAULT_SWEEP, analyze
 from ..report.writer import ReportError, write_report
 from . import cli
-from .options import cl_option, data_argument, read, tilt_option
+from .options import cl_option, data_argument, jobs_option, read, seed_option, tilt_option
 
 
 def _command_line(ctx: click.Context) -> str:
@@ -46,11 +46,8 @@ def _command_line(ctx: click.Context) -> str:
 @data_argument
 @click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False),
               help="Report directory (created; an earlier seufit report there is replaced).")
-@click.option("--seed", type=click.IntRange(min=0), default=None,
-              help="Seed of every random draw; a fresh one is drawn and recorded when omitted.")
-@click.option("--jobs", type=int, default=1, show_default=True,
-              help="Worker processes of the bootstrap (-1: all cores); results are identical "
-                   "for any value.")
+@seed_option
+@jobs_option
 @click.option("--n-boot", "n_boot", type=click.IntRange(min=0), default=None,
               help="Bootstrap replicates (default: 10,000 full / 20,000 conservative by the "
                    "bootstrap article's rule); 0: no bootstrap.")

@@ -8,7 +8,16 @@ from .._io import write_json
 from ..fit import fit
 from ..uncertainty.bootstrap import bootstrap
 from . import cli
-from .options import cl_option, data_argument, json_option, read, tilt_option, zeros_option
+from .options import (
+    cl_option,
+    data_argument,
+    jobs_option,
+    json_option,
+    read,
+    seed_option,
+    tilt_option,
+    zeros_option,
+)
 
 
 @cli.command("bootstrap")
@@ -16,10 +25,8 @@ from .options import cl_option, data_argument, json_option, read, tilt_option, z
 @click.option("-n", "--n-boot", type=click.IntRange(min=20), default=None,
               help="Replicates (default by the article's rule: 10,000 full, 20,000 "
                    "conservative).")
-@click.option("--seed", type=click.IntRange(min=0), default=None,
-              help="Seed; a fresh one is drawn and recorded when omitted.")
-@click.option("--jobs", type=int, default=1, show_default=True,
-              help="Worker processes; results are identical for any value.")
+@seed_option
+@jobs_option
 @click.option("--config", type=click.Choice(["auto", "full", "conservative"]), default="auto",
               show_default=True, help="Bootstrap configuration (auto: the article's rule).")
 @click.option("--ci", type=click.Choice(["auto", "guarded", "percentile", "bca"]),

@@ -7,7 +7,15 @@ import click
 from .._io import write_json
 from ..fit import fit
 from . import cli
-from .options import cl_option, data_argument, json_option, read, tilt_option, zeros_option
+from .options import (
+    cl_option,
+    data_argument,
+    json_option,
+    read,
+    seed_option,
+    tilt_option,
+    zeros_option,
+)
 
 plot_option = click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
                            help="Write a figure to this file (png, pdf, svg).")
@@ -58,8 +66,7 @@ def profile_command(data, cl, zeros, no_tilt, json_path, plot_path):
               help="Statistic on the NLL scale (ls: least squares / 2 sigma^2; pearson: "
                    "chi2 / 2; negbin: negative binomial, dispersion fitted).")
 @cl_option
-@click.option("--seed", type=click.IntRange(min=0), default=None,
-              help="Seed of the random generator (drawn and reported when omitted).")
+@seed_option
 @click.option("--box", type=click.Choice(["profile", "bounds"]), default="profile",
               show_default=True,
               help="Sampling box: profile intervals widened by 10 % per side, or fit bounds.")

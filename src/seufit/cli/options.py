@@ -18,6 +18,12 @@ tilt_option = click.option(
     help="Do not apply the tilt correction (LET/cos, fluence*cos).")
 json_option = click.option("--json", "json_path", type=click.Path(dir_okay=False),
                            help="Write the result as JSON to this file.")
+seed_option = click.option(
+    "--seed", type=click.IntRange(min=0), default=None,
+    help="Seed of every random draw; a fresh one is drawn and recorded when omitted.")
+jobs_option = click.option(
+    "--jobs", type=int, default=1, show_default=True,
+    help="Worker processes of the bootstrap (-1: all cores); results are identical for any value.")
 
 
 def read(data: str, no_tilt: bool):
