@@ -11,7 +11,8 @@ import numpy as np
 
 from .models import Model
 
-__all__ = ["LAMBDA_FLOOR", "PoissonObjective", "poisson_nll", "poisson_deviance", "pearson_chi2"]
+__all__ = ["LAMBDA_FLOOR", "PoissonObjective", "poisson_nll", "poisson_deviance", "pearson_chi2",
+           "chain_rule"]
 
 # Expected counts are floored here inside the log only.  A run with events and
 # lambda = 0 has an infinite NLL; the floor keeps it finite (N * 230 units above any
@@ -42,6 +43,22 @@ def pearson_chi2(lam: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Pearson chi-square sum (N - lambda)^2 / lambda, last axis."""
     lam = np.maximum(np.asarray(lam, float), LAMBDA_FLOOR)
     return np.sum((np.asarray(counts, float) - lam) ** 2 / lam, axis=-1)
+
+
+def chain_rule(d1, d2, J, H2, exposure, order: int):
+    """Gradient and Hessian in theta of a statistic summed over runs, from its derivatives
+    in lambda (``d1``, ``d2``: ``(B, n)``) and the model's (``J``, ``H2``); lambda = f * exposure.
+
+    Every likelihood-scale statistic (Poisson, least squares, Pearson, negative binomial)
+    goes through this one contraction.
+    """
+    Jl = J * exposure[None, :, None]  # d lambda / d theta
+    grad = np.einsum("bn,bnp->bp", d1, Jl)
+    if order == 1:
+        return grad, None
+    hess = np.einsum("bn,bnp,bnq->bpq", d2, Jl, Jl)
+    hess += np.einsum("bn,bnpq->bpq", d1 * exposure[None, :], H2)
+    return grad, hess
 
 
 class PoissonObjective:
@@ -109,10 +126,5 @@ class PoissonObjective:
         if W is not None:
             r = r * W
             wgt = wgt * W
-        Jl = J * self.exposure[None, :, None]  # d lambda / d theta
-        grad = np.einsum("bn,bnp->bp", r, Jl)
-        if order == 1:
-            return nll, grad, None
-        hess = np.einsum("bn,bnp,bnq->bpq", wgt, Jl, Jl)
-        hess += np.einsum("bn,bnpq->bpq", r * self.exposure[None, :], H2)
+        grad, hess = chain_rule(r, wgt, J, H2, self.exposure, order)
         return nll, grad, hess

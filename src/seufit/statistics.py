@@ -32,7 +32,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import betaln, gammaln
 
-from .likelihood import LAMBDA_FLOOR, pearson_chi2, poisson_nll
+from .likelihood import LAMBDA_FLOOR, chain_rule, pearson_chi2, poisson_nll
 from .optimize import minimize_batch
 
 __all__ = [
@@ -197,12 +197,7 @@ class StatisticObjective:
         if bad.any():
             d1 = np.where(bad[:, None], 0.0, d1)
             d2 = np.where(bad[:, None], 0.0, d2)
-        Jl = J * self.exposure[None, :, None]
-        grad = np.einsum("bn,bnp->bp", d1, Jl)
-        if order == 1:
-            return val, grad, None
-        hess = np.einsum("bn,bnp,bnq->bpq", d2, Jl, Jl)
-        hess += np.einsum("bn,bnpq->bpq", d1 * self.exposure[None, :], H2)
+        grad, hess = chain_rule(d1, d2, J, H2, self.exposure, order)
         return val, grad, hess
 
 
