@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -97,13 +96,10 @@ def test_usage_errors_exit_2(tmp_path):
 def test_real_example_default_settings(tmp_path, capsys):
     """The README's first command: the bundled real campaign, 20,000 replicates."""
     out = tmp_path / "cic"
-    t0 = time.perf_counter()
     assert run("example:cic_mpa_stubs", "-o", str(out), "--seed", "2024") == 0
-    elapsed = time.perf_counter() - t0
     d = json.loads((out / "report.json").read_text())
     assert d["bootstrap"]["n_boot"] == 20_000 and d["bootstrap"]["config"] == "conservative"
     assert d["bootstrap"]["success_rate"] > 0.98
     assert d["sweep"]["n_samples"] == 1_000_000
     assert len(d["report"]["figures"]) == 6
-    assert elapsed < 60, f"analyze took {elapsed:.1f} s"  # a gross regression guard only
     assert "report written" in capsys.readouterr().out
