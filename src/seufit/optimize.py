@@ -12,11 +12,45 @@ finite-difference gradients), kept as the reference that benchmarks compare to.
 
 from __future__ import annotations
 
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BatchResult", "minimize_batch", "minimize_lbfgsb", "STATUS"]
+__all__ = ["BatchResult", "minimize_batch", "minimize_lbfgsb", "STATUS", "solver_backend",
+           "backend_name"]
+
+# "auto": the compiled path (``_compiled``) for the Weibull / Poisson objective when numba
+# is importable, NumPy otherwise; "numpy" forces the array path (reference, benchmarks).
+# SEUFIT_SOLVER=numpy sets the default for a whole process tree (workers included).
+_BACKEND = {"name": os.environ.get("SEUFIT_SOLVER", "auto")}
+
+
+@contextmanager
+def solver_backend(name: str):
+    """Temporarily force the solver path: ``"auto"`` or ``"numpy"``."""
+    if name not in ("auto", "numpy"):
+        raise ValueError(f"solver backend must be auto or numpy, got {name!r}")
+    old = _BACKEND["name"]
+    _BACKEND["name"] = name
+    try:
+        yield
+    finally:
+        _BACKEND["name"] = old
+
+
+def backend_name() -> str:
+    """The solver path used for the Weibull model (recorded in provenance)."""
+    from . import _compiled
+
+    if _BACKEND["name"] == "numpy" or not _compiled.AVAILABLE:
+        return "numpy"
+    return _compiled.backend_info()
+
+# Relative distance (of the box width, internal coordinates) within which a variable
+# whose gradient points out of the box is held on its bound (the epsilon-active set).
+EPS_ACTIVE = 1e-5
 
 # Row status codes.
 STATUS = {0: "converged", 1: "max_iter", 2: "stalled", 3: "non_finite"}
@@ -138,6 +172,16 @@ def minimize_batch(
     data_rows = np.arange(B) if rows is None else np.asarray(rows)
 
     phi = np.clip(_to_internal(np.clip(theta0, lo, hi), is_log), lo_i, hi_i)
+    spec = _compiled_spec(objective, p, data_rows)
+    if spec is not None:
+        from ._compiled import solve_rows
+
+        N, W, drow = spec
+        phi, f, proj_grad, status, n_iter, n_eval, act_lo, act_hi = solve_rows(
+            objective.x, objective.exposure, N, W, phi, lo_i, hi_i, is_log, drow, kinks, tol,
+            max_iter)
+        return _result(phi, f, status, n_iter, n_eval, proj_grad, act_lo, act_hi, lo_i, hi_i,
+                       fixed, is_log)
     f = objective(_to_physical(phi, is_log), 0, data_rows)[0].copy()
     n_eval = np.ones(B, int)
     n_iter = np.zeros(B, int)
@@ -166,22 +210,31 @@ def minimize_batch(
         gi = g * dth
         Hi = H * dth[:, :, None] * dth[:, None, :]
         Hi[:, np.arange(p), np.arange(p)] += np.where(is_log, g * th, 0.0)
+        # epsilon-active set (Bertsekas 1982): a variable within EPS_ACTIVE of a bound, its
+        # gradient pointing out, leaves the Newton system and is moved onto the bound.
+        # Without this, a start a hair inside a bound (clip_inside) takes a Newton step
+        # along the bound that the projection bends into nonsense.
         width = hi_i[a] - lo_i[a]
-        eps_b = 1e-9 * np.where(np.isfinite(width), np.maximum(width, 1e-12), 1.0)
-        on_lo = (ph <= lo_i[a] + eps_b) & (gi > 0)
-        on_hi = (ph >= hi_i[a] - eps_b) & (gi < 0)
+        eps_a = EPS_ACTIVE * np.where(np.isfinite(width), np.maximum(width, 1e-12), 1.0)
+        on_lo = (ph <= lo_i[a] + eps_a) & (gi > 0)
+        on_hi = (ph >= hi_i[a] - eps_a) & (gi < 0)
         free = ~(on_lo | on_hi | fixed[a] | pinned[a])
         act_lo[a], act_hi[a] = on_lo, on_hi
+        pushed = (on_lo | on_hi) & ~(fixed[a] | pinned[a])
+        push = np.where(pushed, np.where(on_lo, lo_i[a], hi_i[a]) - ph, 0.0)
         gf = np.where(free, gi, 0.0)
         pg = np.max(np.abs(gf), axis=1)
         proj_grad[a] = pg
         mask2 = free[:, :, None] & free[:, None, :]
         Hf = np.where(mask2, Hi, eye)
-        if not np.all(np.isfinite(Hf)) or not np.all(np.isfinite(gf)):
-            bad = ~(np.isfinite(Hf).all(axis=(1, 2)) & np.isfinite(gf).all(axis=1))
+        g_used = np.where(free | pushed, gi, 0.0)
+        if not np.all(np.isfinite(Hf)) or not np.all(np.isfinite(g_used)):
+            bad = ~(np.isfinite(Hf).all(axis=(1, 2)) & np.isfinite(g_used).all(axis=1))
             Hf[bad] = eye
             gf[bad] = 0.0
+            push[bad] = 0.0
             status[a[bad]] = 3
+        push_dec = -np.sum(np.where(pushed, gi, 0.0) * push, axis=1)
         # Newton step by Cholesky where the curvature is positive (most rows); elsewhere
         # eigenvalue modification (|lambda| with a floor) gives a descent direction.
         step, posdef = _cholesky_solve(Hf, gf)
@@ -195,8 +248,9 @@ def minimize_batch(
             coef = np.einsum("bpk,bp->bk", evecs, gf[bad]) / lam_mod
             step[bad] = -np.einsum("bpk,bk->bp", evecs, coef)
         step = np.where(free, step, 0.0)
-        decrement = -np.sum(gf * step, axis=1)
-        done = ((posdef & (0.5 * decrement < tol)) | (pg < 1e-13)) & (status[a] != 3)
+        decrement = -np.sum(gf * step, axis=1) + push_dec
+        done = ((posdef & (0.5 * decrement < tol)) | ((pg < 1e-13) & (push_dec < tol)))
+        done &= status[a] != 3
         status[a[done]] = 0
         # Line search for the rest.
         go = ~done & (status[a] != 3)
@@ -228,11 +282,13 @@ def minimize_batch(
             if pending.size == 0:
                 break
             k = idx[pending]
-            trial = np.clip(ph[k] + alpha[pending, None] * step[k], step_lo[pending],
-                            step_hi[pending])
+            # epsilon-active variables go onto their bound whatever the step length
+            move = np.where(pushed[k], push[k], alpha[pending, None] * step[k])
+            trial = np.clip(ph[k] + move, step_lo[pending], step_hi[pending])
             ft = objective(_to_physical(trial, is_log), 0, data_rows[a[k]])[0]
             n_eval[a[k]] += 1
-            armijo = f_old[pending] + 1e-4 * np.sum(gf[k] * (trial - ph[k]), axis=1)
+            g_k = np.where(pushed[k], gi[k], gf[k])
+            armijo = f_old[pending] + 1e-4 * np.sum(g_k * (trial - ph[k]), axis=1)
             # Real progress required: a step that only shuffles round-off counts as a failure,
             # so that a row sitting on a kink gets the parameter pinned there.
             gain = f_old[pending] - ft
@@ -242,7 +298,9 @@ def minimize_batch(
             new_phi[acc] = trial[ok]
             new_f[acc] = ft[ok]
             alpha[pending[~ok]] *= 0.5
-            pending = pending[~ok]
+            # A predicted gain at round-off level cannot be found by backtracking; such a
+            # row ends as converged below either way, so it stops searching now.
+            pending = pending[~ok & (0.5 * decrement[k] >= 1e3 * tol)]
         rows_ok = a[idx[accepted]]
         phi[rows_ok] = new_phi[accepted]
         f[rows_ok] = new_f[accepted]
@@ -280,6 +338,11 @@ def minimize_batch(
         still &= status[a] != 3
         active = a[still]
 
+    return _result(phi, f, status, n_iter, n_eval, proj_grad, act_lo, act_hi, lo_i, hi_i, fixed,
+                   is_log)
+
+
+def _result(phi, f, status, n_iter, n_eval, proj_grad, act_lo, act_hi, lo_i, hi_i, fixed, is_log):
     theta = _to_physical(phi, is_log)
     # Bound flags only make sense where the fit converged onto the bound.
     width = hi_i - lo_i
@@ -297,6 +360,35 @@ def minimize_batch(
         at_lower=at_lo | (act_lo & (phi <= lo_i + 1e-6) & ~fixed),
         at_upper=at_hi | (act_hi & (phi >= hi_i - 1e-6) & ~fixed),
     )
+
+
+def _compiled_spec(objective, p, data_rows):
+    """Counts, weights and dataset rows for the compiled path, or None when it does not apply.
+
+    It applies to the Poisson objective of the built-in Weibull model (not a subclass
+    that changes its formula) when numba is importable and the NumPy path is not forced.
+    """
+    from . import _compiled
+    from .likelihood import PoissonObjective
+    from .models import Weibull4
+
+    if (_BACKEND["name"] == "numpy" or not _compiled.AVAILABLE
+            or type(objective) is not PoissonObjective or p != 4
+            or type(objective.model).derivatives is not Weibull4.derivatives
+            or objective.model.transforms != Weibull4.transforms):
+        return None
+    N = np.asarray(objective.counts, float)
+    W = np.ones(N.shape[-1]) if objective.weights is None else np.asarray(objective.weights, float)
+    if N.ndim == 1 and W.ndim == 1:
+        N, W = N[None, :], W[None, :]
+        drow = np.zeros(data_rows.size, np.int64)
+    else:
+        shape = N.shape if N.ndim == 2 else W.shape
+        N, W = np.broadcast_to(N, shape), np.broadcast_to(W, shape)
+        drow = data_rows
+    if N.shape[1] != objective.x.size:
+        return None
+    return N, W, drow
 
 
 def minimize_lbfgsb(nll_scalar, theta0, lower, upper, *, ftol=1e-10, gtol=1e-8, maxiter=10000):

@@ -1,0 +1,172 @@
+"""The compiled solver path (``seufit._compiled``) against the NumPy path and references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from reference import brute_force_nll, finite_diff_hessian, poisson_nll_grad
+
+from seufit import _compiled
+from seufit.likelihood import PoissonObjective
+from seufit.models import WEIBULL4, Weibull4, clip_inside
+from seufit.optimize import backend_name, minimize_batch, solver_backend
+
+pytestmark = pytest.mark.skipif(not _compiled.AVAILABLE, reason="numba not importable")
+
+LET = np.array([1.5, 3.0, 6.0, 10.0, 20.0, 30.0, 45.0, 60.0])
+FLUENCE = np.full(LET.size, 1e7)
+
+
+def _problems(n_sets: int, seed: int, scale: float = 1.0):
+    """Simulated count vectors over a range of regimes (sparse to dense, s < 1 and > 1)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < n_sets:
+        theta = np.array([10 ** rng.uniform(-6.5, -5.5) * scale, rng.uniform(0.0, 8.0),
+                          rng.uniform(0.5, 4.0), rng.uniform(5.0, 40.0)])
+        lam = WEIBULL4.value(theta[None], LET)[0] * FLUENCE
+        N = rng.poisson(lam)
+        if np.unique(LET[N > 0]).size >= 4:
+            out.append(N)
+    return np.array(out, float)
+
+
+def _fit_rows(counts, zeros, starts_per_row=6, seed=0):
+    """Every dataset from the MLE-like start and random starts; both solver paths."""
+    rng = np.random.default_rng(seed)
+    W = (counts > 0).astype(float) if zeros == "exclude" else np.ones_like(counts)
+    lo, hi = WEIBULL4.batch_bounds(LET, counts, FLUENCE, W)
+    obj = PoissonObjective(WEIBULL4, LET, FLUENCE, counts, W)
+    m = len(counts)
+    row = np.repeat(np.arange(m), starts_per_row)
+    u = rng.uniform(size=(row.size, 4))
+    th0 = lo[row] + u * (hi[row] - lo[row])
+    th0[:, 0] = lo[row, 0] * (hi[row, 0] / lo[row, 0]) ** u[:, 0]
+    th0 = clip_inside(th0, lo[row], hi[row])
+    kw = dict(rows=row, kinks=obj.kinks, tol=1e-10)
+    fast = minimize_batch(obj, th0, lo[row], hi[row], WEIBULL4.transforms, **kw)
+    with solver_backend("numpy"):
+        ref = minimize_batch(obj, th0, lo[row], hi[row], WEIBULL4.transforms, **kw)
+    return obj, row, lo, hi, fast, ref
+
+
+@pytest.mark.parametrize("zeros", ["exclude", "include"])
+def test_both_paths_reach_the_same_best_optimum_per_dataset(zeros):
+    counts = _problems(40, seed=3)
+    obj, row, lo, hi, fast, ref = _fit_rows(counts, zeros)
+    assert fast.converged.mean() > 0.9 and ref.converged.mean() > 0.9
+    best_fast = np.full(len(counts), np.inf)
+    best_ref = np.full(len(counts), np.inf)
+    np.minimum.at(best_fast, row, np.where(fast.converged, fast.fun, np.inf))
+    np.minimum.at(best_ref, row, np.where(ref.converged, ref.fun, np.inf))
+    np.testing.assert_allclose(best_fast, best_ref, rtol=0, atol=1e-7)
+    # Per row (same start), the two paths mostly land on the same local optimum.
+    same = np.abs(fast.fun - ref.fun) < 1e-7
+    assert same.mean() > 0.9
+    # The returned value is the objective at the returned point.
+    f_check = obj(fast.theta, 0, row)[0]
+    np.testing.assert_allclose(fast.fun, f_check, rtol=1e-13, atol=1e-9)
+    # (log coordinates: exp(log(bound)) may differ from the bound in the last bit)
+    assert np.all(fast.theta >= lo[row] * (1 - 1e-14))
+    assert np.all(fast.theta <= hi[row] * (1 + 1e-14))
+
+
+def test_best_optimum_matches_an_independent_brute_force_minimum():
+    counts = _problems(6, seed=11)
+    obj, row, lo, hi, fast, _ = _fit_rows(counts, "exclude", starts_per_row=12, seed=1)
+    for i, N in enumerate(counts):
+        m = N > 0
+        best = np.min(np.where(fast.converged & (row == i), fast.fun, np.inf))
+        ref = brute_force_nll(LET[m], FLUENCE[m], N[m], lo[i], hi[i], n_starts=30, seed=i)[0]
+        assert best <= ref + 1e-6
+
+
+def test_rows_do_not_depend_on_the_other_rows_of_the_call():
+    counts = _problems(12, seed=5)
+    obj, row, lo, hi, fast, _ = _fit_rows(counts, "exclude", starts_per_row=3)
+    rng = np.random.default_rng(0)
+    th0 = clip_inside(lo[row] + rng.uniform(size=(row.size, 4)) * (hi[row] - lo[row]),
+                      lo[row], hi[row])
+    whole = minimize_batch(obj, th0, lo[row], hi[row], WEIBULL4.transforms, rows=row,
+                           kinks=obj.kinks)
+    for part in np.array_split(np.arange(row.size), 5)[::-1]:
+        r = minimize_batch(obj, th0[part], lo[row[part]], hi[row[part]], WEIBULL4.transforms,
+                           rows=row[part], kinks=obj.kinks)
+        np.testing.assert_array_equal(r.theta, whole.theta[part])
+        np.testing.assert_array_equal(r.fun, whole.fun[part])
+        np.testing.assert_array_equal(r.status, whole.status[part])
+
+
+def test_kernel_value_gradient_and_hessian_match_independent_formulas():
+    rng = np.random.default_rng(2)
+    x = LET.copy()
+    for _ in range(20):
+        theta = np.array([10 ** rng.uniform(-7, -5), rng.uniform(0, 1.4), rng.uniform(0.3, 5),
+                          rng.uniform(2, 80)])
+        N = rng.poisson(WEIBULL4.value(theta[None], x)[0] * FLUENCE).astype(float)
+        W = np.ones_like(N)
+        phi = np.array([np.log(theta[0]), theta[1], np.log(theta[2]), np.log(theta[3])])
+        is_log = np.array([True, False, True, True])
+        g = np.zeros(4)
+        H = np.zeros((4, 4))
+        f = _compiled._weibull_nll(phi, is_log, x, FLUENCE, N, W, 2, g, H)
+        H = np.triu(H) + np.triu(H, 1).T
+        f_ref, g_ref = poisson_nll_grad(theta, x, FLUENCE, N)
+        assert f == pytest.approx(f_ref, rel=1e-12, abs=1e-9)
+        np.testing.assert_allclose(g, g_ref, rtol=1e-7, atol=1e-9 * np.abs(g_ref).max())
+        # Hessian: the exact one of the NumPy path (models.derivatives) to round-off, and
+        # independent central differences of the reference gradient to their accuracy.
+        H_np = PoissonObjective(WEIBULL4, x, FLUENCE, N)(theta[None], 2)[2][0]
+        H_fd = finite_diff_hessian(lambda t, N=N: poisson_nll_grad(t, x, FLUENCE, N)[1], theta)
+        scale = np.sqrt(np.outer(np.abs(np.diag(H_np)), np.abs(np.diag(H_np)))) + 1e-300
+        np.testing.assert_allclose(H / scale, H_np / scale, atol=1e-10)
+        np.testing.assert_allclose(H / scale, H_fd / scale, atol=1e-3)
+
+
+def test_weights_leave_runs_out_exactly():
+    counts = _problems(1, seed=9)[0]
+    W = (counts > 0).astype(float)
+    phi = np.array([np.log(1e-6), 0.5, np.log(2.0), np.log(10.0)])
+    is_log = np.array([True, False, True, True])
+    g, H = np.zeros(4), np.zeros((4, 4))
+    f_w = _compiled._weibull_nll(phi, is_log, LET, FLUENCE, counts, W, 0, g, H)
+    m = W > 0
+    f_sub = _compiled._weibull_nll(phi, is_log, LET[m], FLUENCE[m], counts[m], W[m], 0, g, H)
+    assert f_w == f_sub
+
+
+def test_fixed_parameters_stay_fixed_as_in_profiles():
+    counts = _problems(4, seed=13)
+    W = np.ones_like(counts)
+    lo, hi = WEIBULL4.batch_bounds(LET, counts, FLUENCE, W)
+    obj = PoissonObjective(WEIBULL4, LET, FLUENCE, counts, W)
+    th0 = clip_inside(0.5 * (lo + hi), lo, hi)
+    lo2, hi2 = lo.copy(), hi.copy()
+    lo2[:, 2] = hi2[:, 2] = th0[:, 2]  # s fixed, as a profile point
+    r = minimize_batch(obj, th0, lo2, hi2, WEIBULL4.transforms, kinks=obj.kinks)
+    with solver_backend("numpy"):
+        ref = minimize_batch(obj, th0, lo2, hi2, WEIBULL4.transforms, kinks=obj.kinks)
+    np.testing.assert_array_equal(r.theta[:, 2], th0[:, 2])
+    np.testing.assert_allclose(r.fun, ref.fun, rtol=0, atol=1e-7)
+
+
+def test_dispatch_only_for_the_builtin_weibull_poisson_objective():
+    class Shifted(Weibull4):
+        def derivatives(self, theta, x, order=2):
+            return super().derivatives(theta, x, order)
+
+    counts = _problems(1, seed=1)
+    obj = PoissonObjective(Shifted(), LET, FLUENCE, counts)
+    from seufit.optimize import _compiled_spec
+
+    assert _compiled_spec(obj, 4, np.zeros(1, int)) is None
+    assert _compiled_spec(PoissonObjective(WEIBULL4, LET, FLUENCE, counts), 4,
+                          np.zeros(1, int)) is not None
+    assert backend_name().startswith("numba")
+    with solver_backend("numpy"):
+        assert backend_name() == "numpy"
+        assert _compiled_spec(PoissonObjective(WEIBULL4, LET, FLUENCE, counts), 4,
+                              np.zeros(1, int)) is None
+    with pytest.raises(ValueError, match="auto or numpy"):
+        with solver_backend("gpu"):
+            pass
