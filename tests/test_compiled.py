@@ -109,7 +109,8 @@ def test_kernel_value_gradient_and_hessian_match_independent_formulas():
         is_log = np.array([True, False, True, True])
         g = np.zeros(4)
         H = np.zeros((4, 4))
-        f = _compiled._weibull_nll(phi, is_log, x, FLUENCE, N, W, 2, g, H)
+        f = _compiled._weibull_nll(phi, is_log, x, FLUENCE, N, W, 2, g, H, np.empty(4),
+                                   np.empty((4, 4)))
         H = np.triu(H) + np.triu(H, 1).T
         f_ref, g_ref = poisson_nll_grad(theta, x, FLUENCE, N)
         assert f == pytest.approx(f_ref, rel=1e-12, abs=1e-9)
@@ -129,9 +130,11 @@ def test_weights_leave_runs_out_exactly():
     phi = np.array([np.log(1e-6), 0.5, np.log(2.0), np.log(10.0)])
     is_log = np.array([True, False, True, True])
     g, H = np.zeros(4), np.zeros((4, 4))
-    f_w = _compiled._weibull_nll(phi, is_log, LET, FLUENCE, counts, W, 0, g, H)
+    scratch = (np.empty(4), np.empty((4, 4)))
+    f_w = _compiled._weibull_nll(phi, is_log, LET, FLUENCE, counts, W, 0, g, H, *scratch)
     m = W > 0
-    f_sub = _compiled._weibull_nll(phi, is_log, LET[m], FLUENCE[m], counts[m], W[m], 0, g, H)
+    f_sub = _compiled._weibull_nll(phi, is_log, LET[m], FLUENCE[m], counts[m], W[m], 0, g, H,
+                                 *scratch)
     assert f_w == f_sub
 
 
@@ -170,3 +173,22 @@ def test_dispatch_only_for_the_builtin_weibull_poisson_objective():
     with pytest.raises(ValueError, match="auto or numpy"):
         with solver_backend("gpu"):
             pass
+
+
+def test_jacobi_eigendecomposition_matches_lapack():
+    rng = np.random.default_rng(4)
+    evals, evecs, work = np.empty(4), np.empty((4, 4)), np.empty((4, 4))
+    for k in range(200):
+        Q = np.linalg.qr(rng.normal(size=(4, 4)))[0]
+        lam = rng.normal(size=4) * 10.0 ** rng.uniform(-8, 8, size=4)
+        if k % 10 == 0:
+            lam[1] = lam[0]  # repeated eigenvalue
+        A = (Q * lam) @ Q.T
+        A = 0.5 * (A + A.T)
+        _compiled._sym_eig(A, evals, evecs, work)
+        ref = np.linalg.eigvalsh(A)
+        np.testing.assert_allclose(np.sort(evals), ref, rtol=0, atol=1e-13 * np.abs(ref).max())
+        # A V = V diag(evals), V orthonormal
+        np.testing.assert_allclose(A @ evecs, evecs * evals, rtol=0,
+                                   atol=1e-12 * np.abs(ref).max())
+        np.testing.assert_allclose(evecs.T @ evecs, np.eye(4), atol=1e-13)

@@ -49,12 +49,12 @@ def _jit(func):
 
 
 @_jit
-def _weibull_nll(phi, is_log, x, expo, N, W, order, g, H):
+def _weibull_nll(phi, is_log, x, expo, N, W, order, g, H, J, Hm):
     """Poisson NLL of the Weibull model at internal coordinates ``phi``.
 
-    With ``order == 2`` also fills ``g`` (4,) and ``H`` (4, 4): gradient and Hessian
-    in *physical* parameters (the caller applies the chain rule).  Runs with weight 0
-    are left out.  Returns the NLL (+inf when not finite is left to the caller).
+    With ``order == 2`` also fills ``g`` (4,) and the upper triangle of ``H`` (4, 4):
+    gradient and Hessian in *physical* parameters (the caller applies the chain rule).
+    ``J`` (4,) and ``Hm`` (4, 4) are scratch.  Runs with weight 0 are left out.
     """
     A = math.exp(phi[0]) if is_log[0] else phi[0]
     L0 = math.exp(phi[1]) if is_log[1] else phi[1]
@@ -67,8 +67,6 @@ def _weibull_nll(phi, is_log, x, expo, N, W, order, g, H):
                 H[i, j] = 0.0
     logw = math.log(w)
     total = 0.0
-    J = np.empty(4)
-    Hm = np.empty((4, 4))
     for i in range(x.shape[0]):
         wi = W[i]
         if wi == 0.0:
@@ -129,10 +127,12 @@ def _weibull_nll(phi, is_log, x, expo, N, W, order, g, H):
 
 
 @_jit
-def _cholesky_step(Hf, gf, step):
-    """step = -Hf^-1 gf by Cholesky; False where Hf is not (numerically) positive definite."""
+def _cholesky_step(Hf, gf, step, L, y):
+    """step = -Hf^-1 gf by Cholesky; False where Hf is not (numerically) positive definite.
+
+    ``L`` (p, p) and ``y`` (p,) are scratch.
+    """
     p = gf.shape[0]
-    L = np.zeros((p, p))
     scale = 0.0
     for j in range(p):
         scale = max(scale, abs(Hf[j, j]))
@@ -145,12 +145,13 @@ def _cholesky_step(Hf, gf, step):
             return False
         ljj = math.sqrt(d)
         L[j, j] = ljj
+        for k in range(j + 1, p):
+            L[j, k] = 0.0
         for i in range(j + 1, p):
             v = Hf[i, j]
             for k in range(j):
                 v -= L[i, k] * L[j, k]
             L[i, j] = v / ljj
-    y = np.empty(p)
     for i in range(p):
         v = gf[i]
         for k in range(i):
@@ -167,33 +168,85 @@ def _cholesky_step(Hf, gf, step):
 
 
 @_jit
-def _solve_one(phi, lo_i, hi_i, is_log, x, expo, N, W, kj, kv, tol, max_iter, out_i):
+def _sym_eig(A_in, evals, evecs, A):
+    """Eigenvalues and eigenvectors (columns) of a small symmetric matrix, cyclic Jacobi.
+
+    For the 4 x 4 Hessians here a few sweeps reach machine precision; a LAPACK call
+    (np.linalg.eigh) costs more in allocation and dispatch than the whole iteration.
+    ``A`` is scratch.  Checked against numpy.linalg.eigh in the tests.
+    """
+    p = A_in.shape[0]
+    for i in range(p):
+        for j in range(p):
+            A[i, j] = A_in[i, j]
+            evecs[i, j] = 1.0 if i == j else 0.0
+    for _sweep in range(60):
+        off = 0.0
+        diag = 0.0
+        for i in range(p):
+            diag += A[i, i] * A[i, i]
+            for j in range(i + 1, p):
+                off += A[i, j] * A[i, j]
+        if off <= 1e-32 * diag or off == 0.0:
+            break
+        for i in range(p - 1):
+            for j in range(i + 1, p):
+                apq = A[i, j]
+                if apq == 0.0:
+                    continue
+                theta = (A[j, j] - A[i, i]) / (2.0 * apq)
+                if abs(theta) > 1e150:
+                    t = 0.5 / theta
+                else:
+                    t = 1.0 / (abs(theta) + math.sqrt(theta * theta + 1.0))
+                    if theta < 0.0:
+                        t = -t
+                c = 1.0 / math.sqrt(t * t + 1.0)
+                s = t * c
+                for k in range(p):  # A <- A P
+                    akp = A[k, i]
+                    akq = A[k, j]
+                    A[k, i] = c * akp - s * akq
+                    A[k, j] = s * akp + c * akq
+                for k in range(p):  # A <- P^T A
+                    apk = A[i, k]
+                    aqk = A[j, k]
+                    A[i, k] = c * apk - s * aqk
+                    A[j, k] = s * apk + c * aqk
+                for k in range(p):  # V <- V P
+                    vkp = evecs[k, i]
+                    vkq = evecs[k, j]
+                    evecs[k, i] = c * vkp - s * vkq
+                    evecs[k, j] = s * vkp + c * vkq
+    for i in range(p):
+        evals[i] = A[i, i]
+
+
+@_jit
+def _solve_one(phi, lo_i, hi_i, is_log, x, expo, N, W, kj, kv, tol, max_iter, out_i, V, M, Bw):
     """Projected Newton on one row, in place on ``phi`` (internal coordinates).
 
     Mirrors ``optimize.minimize_batch`` step for step.  ``out_i`` receives
-    (status, n_iter, n_eval); returns (f, proj_grad) and the bound flags through
-    ``act`` arrays written by the caller from ``phi``.
+    (status, n_iter, n_eval); returns (f, proj_grad, act_lo, act_hi).  ``V`` (14, 4),
+    ``M`` (8, 4, 4) and ``Bw`` (5, 4) are scratch (no allocation per row).
+
+    A line search's first trial (the full step) is evaluated with derivatives: when it
+    is accepted, as it mostly is near the optimum, the next iteration reuses them.
     """
     p = 4
-    g = np.zeros(p)
-    H = np.zeros((p, p))
-    gi = np.empty(p)
-    Hi = np.empty((p, p))
-    Hf = np.empty((p, p))
-    gf = np.empty(p)
-    step = np.empty(p)
-    push = np.zeros(p)
-    trial = np.empty(p)
-    s_lo = np.empty(p)
-    s_hi = np.empty(p)
-    free = np.empty(p, np.bool_)
-    fixed = np.empty(p, np.bool_)
-    pinned = np.zeros(p, np.bool_)
-    act_lo = np.zeros(p, np.bool_)
-    act_hi = np.zeros(p, np.bool_)
+    g, gi, gf, step, push, trial, s_lo, s_hi = V[0], V[1], V[2], V[3], V[4], V[5], V[6], V[7]
+    g2, J, ychol, dth, evals = V[8], V[9], V[10], V[11], V[12]
+    H, Hi, Hf, H2, Hm, Lchol, evecs, Hwork = M[0], M[1], M[2], M[3], M[4], M[5], M[6], M[7]
+    free, fixed, pinned, act_lo, act_hi = Bw[0], Bw[1], Bw[2], Bw[3], Bw[4]
+    for k in range(p):
+        pinned[k] = False
+        act_lo[k] = False
+        act_hi[k] = False
+        push[k] = 0.0
     for k in range(p):
         fixed[k] = lo_i[k] >= hi_i[k]
-    f = _weibull_nll(phi, is_log, x, expo, N, W, 0, g, H)
+    f = _weibull_nll(phi, is_log, x, expo, N, W, 0, g, H, J, Hm)
+    have_derivs = False
     n_eval = 1
     n_iter = 0
     status = 1
@@ -202,21 +255,23 @@ def _solve_one(phi, lo_i, hi_i, is_log, x, expo, N, W, kj, kv, tol, max_iter, ou
         out_i[0], out_i[1], out_i[2] = 3, 0, 1
         return f, pg, act_lo, act_hi
     for _it in range(max_iter):
-        _weibull_nll(phi, is_log, x, expo, N, W, 2, g, H)
-        n_eval += 1
+        if not have_derivs:
+            _weibull_nll(phi, is_log, x, expo, N, W, 2, g, H, J, Hm)
+            n_eval += 1
+        have_derivs = False
         n_iter += 1
         for a in range(p):
             for b in range(a + 1, p):
                 H[b, a] = H[a, b]
         # Chain rule to internal coordinates: d theta / d phi = theta for log parameters.
         for a in range(p):
-            ta = math.exp(phi[a]) if is_log[a] else 1.0
-            gi[a] = g[a] * ta
+            dth[a] = math.exp(phi[a]) if is_log[a] else 1.0
+        for a in range(p):
+            gi[a] = g[a] * dth[a]
             for b in range(p):
-                tb = math.exp(phi[b]) if is_log[b] else 1.0
-                Hi[a, b] = H[a, b] * ta * tb
+                Hi[a, b] = H[a, b] * dth[a] * dth[b]
             if is_log[a]:
-                Hi[a, a] += g[a] * ta
+                Hi[a, a] += gi[a]
         pg = 0.0
         finite = True
         push_dec = 0.0
@@ -257,11 +312,15 @@ def _solve_one(phi, lo_i, hi_i, is_log, x, expo, N, W, kj, kv, tol, max_iter, ou
             pg = max(pg, abs(gf[a]))
         # Newton step by Cholesky where the curvature is positive; elsewhere eigenvalue
         # modification (|lambda| with a floor) gives a descent direction.
-        posdef = _cholesky_step(Hf, gf, step)
+        posdef = _cholesky_step(Hf, gf, step, Lchol, ychol)
         if not posdef:
-            evals, evecs = np.linalg.eigh(Hf)
-            scale = max(np.max(np.abs(evals)), 1e-12)
-            posdef = evals.min() > 1e-12 * scale
+            _sym_eig(Hf, evals, evecs, Hwork)
+            scale = 1e-12
+            emin = np.inf
+            for k in range(p):
+                scale = max(scale, abs(evals[k]))
+                emin = min(emin, evals[k])
+            posdef = emin > 1e-12 * scale
             for a in range(p):
                 step[a] = 0.0
             for k in range(p):
@@ -312,7 +371,8 @@ def _solve_one(phi, lo_i, hi_i, is_log, x, expo, N, W, kj, kv, tol, max_iter, ou
                 t = min(max(t, s_lo[a]), s_hi[a])
                 trial[a] = t
                 slope += gi[a] * (t - phi[a]) if push[a] != 0.0 else gf[a] * (t - phi[a])
-            ft = _weibull_nll(trial, is_log, x, expo, N, W, 0, g, H)
+            first = _ls == 0
+            ft = _weibull_nll(trial, is_log, x, expo, N, W, 2 if first else 0, g2, H2, J, Hm)
             n_eval += 1
             armijo = f_old + 1e-4 * slope
             gain = f_old - ft
@@ -321,6 +381,12 @@ def _solve_one(phi, lo_i, hi_i, is_log, x, expo, N, W, kj, kv, tol, max_iter, ou
             if math.isfinite(ft) and ft <= armijo and gain > 1e-14 * max(1.0, abs(ft)):
                 accepted = True
                 f_new = ft
+                if first:
+                    have_derivs = True
+                    for a in range(p):
+                        g[a] = g2[a]
+                        for b in range(p):
+                            H[a, b] = H2[a, b]
                 break
             if 0.5 * dec < 1e3 * tol:
                 # Predicted gain at round-off level: backtracking cannot help, and the
@@ -363,10 +429,13 @@ def _solve_one(phi, lo_i, hi_i, is_log, x, expo, N, W, kj, kv, tol, max_iter, ou
 @_jit
 def _solve_all(phi, lo_i, hi_i, is_log, x, expo, N, W, data_row, kj, kv, tol, max_iter,
                fun, proj_grad, ints, act_lo, act_hi):
+    V = np.empty((14, 4))
+    M = np.empty((8, 4, 4))
+    Bw = np.empty((5, 4), np.bool_)
     for r in range(phi.shape[0]):
         d = data_row[r]
         f, pg, alo, ahi = _solve_one(phi[r], lo_i[r], hi_i[r], is_log, x, expo, N[d], W[d], kj,
-                                     kv, tol, max_iter, ints[r])
+                                     kv, tol, max_iter, ints[r], V, M, Bw)
         fun[r] = f
         proj_grad[r] = pg
         for a in range(4):
