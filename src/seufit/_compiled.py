@@ -30,7 +30,7 @@ except ImportError:  # pragma: no cover
     numba = None
     AVAILABLE = False
 
-__all__ = ["AVAILABLE", "solve_rows", "backend_info"]
+__all__ = ["AVAILABLE", "solve_rows", "screen_topk", "backend_info"]
 
 _Z_LOG_MAX = 700.0  # as models._Z_LOG_MAX
 _LAMBDA_FLOOR = 1e-100  # as likelihood.LAMBDA_FLOOR
@@ -467,3 +467,61 @@ def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, is_log, data_row, kinks, tol, ma
                np.ascontiguousarray(kv), float(tol), int(max_iter), fun, proj_grad, ints,
                act_lo, act_hi)
     return phi, fun, proj_grad, ints[:, 0], ints[:, 1], ints[:, 2], act_lo, act_hi
+
+
+@_jit
+def _screen_all(SE, logSE, grid, N, W, lo, hi, k, idx, best, A_out):
+    G, n = SE.shape
+    for b in range(N.shape[0]):
+        total = 0.0
+        for i in range(n):
+            total += W[b, i] * N[b, i]
+        for j in range(k):
+            idx[b, j] = -1
+            best[b, j] = np.inf
+            A_out[b, j] = hi[b, 0]
+        filled = 0
+        for gg in range(G):
+            inside = True
+            for q in range(1, grid.shape[1]):
+                if grid[gg, q] < lo[b, q] or grid[gg, q] > hi[b, q]:
+                    inside = False
+            D = 0.0
+            S2 = 0.0
+            for i in range(n):
+                wi = W[b, i]
+                D += wi * SE[gg, i]
+                S2 += wi * N[b, i] * logSE[gg, i]
+            A = min(max(total / max(D, 1e-300), lo[b, 0]), hi[b, 0])
+            val = A * D - total * math.log(A) - S2 if inside else np.inf
+            # keep the k best, best first; ties keep the lower grid index first
+            if filled < k:
+                pos = filled
+                filled += 1
+            elif val < best[b, k - 1]:
+                pos = k - 1
+            else:
+                continue
+            while pos > 0 and val < best[b, pos - 1]:
+                best[b, pos] = best[b, pos - 1]
+                idx[b, pos] = idx[b, pos - 1]
+                A_out[b, pos] = A_out[b, pos - 1]
+                pos -= 1
+            best[b, pos] = val
+            idx[b, pos] = gg
+            A_out[b, pos] = A
+
+
+def screen_topk(SE, logSE, grid, N, W, lo, hi, k):
+    """The ``k`` best grid points per dataset for ``Weibull4.screen`` (same formulas).
+
+    Returns grid indices ``(B, k)``, NLL ``(B, k)`` and sigma_sat ``(B, k)``, best first.
+    """
+    B = N.shape[0]
+    idx = np.empty((B, k), np.int64)
+    best = np.empty((B, k))
+    A = np.empty((B, k))
+    c = np.ascontiguousarray
+    _screen_all(c(SE, float), c(logSE, float), c(grid, float), c(N, float), c(W, float),
+                c(lo, float), c(hi, float), int(k), idx, best, A)
+    return idx, best, A

@@ -73,7 +73,7 @@ def fit_counts(
     screen : (G, p), optional
         Grid of points (e.g. the data fit's start grid).  After the fit, the NLL
         of every dataset is evaluated on the grid (moved into its box, see
-        ``Model.screen_points``); a dataset where some grid point already beats
+        ``Model.screen``); a dataset where some grid point already beats
         its fit is provably not at its optimum and is refitted from its three
         best grid points.  Costs G likelihood evaluations per dataset.
     extra_starts : int
@@ -117,12 +117,11 @@ def fit_counts(
     row = np.repeat(np.arange(m), K)
     th0 = np.tile(starts, (m, 1))
     if screen is not None:
-        take, fg = model.screen(obj, Nv, weights, lo, hi, screen)
-        k = min(int(extra_starts), len(screen))
+        pts, fg = model.screen(obj, Nv, weights, lo, hi, screen, max(int(extra_starts), 3))
+        k = min(int(extra_starts), pts.shape[1])
         if k > 0:  # ... and its own best grid points ...
-            best = np.argsort(fg, axis=1)[:, :k]
             row = np.concatenate([row, np.repeat(np.arange(m), k)])
-            th0 = np.vstack([th0, take(np.arange(m), best).reshape(-1, p)])
+            th0 = np.vstack([th0, pts[:, :k].reshape(-1, p)])
     # ... plus, where a dataset's own box holds interior kinks of the threshold (zero-event
     # runs kept in the likelihood below its lowest LET with events), one start per kink
     # interval: the solver does not cross such a kink, so each side needs its own start.
@@ -156,7 +155,7 @@ def fit_counts(
     st_v = res.status[flat]
     it_v = np.bincount(row, weights=res.n_iter, minlength=m).astype(int)
     if screen is not None:
-        th_v, f_v, st_v, it_v = _refit_flagged(model, obj, lo, hi, take, fg, th_v, f_v, st_v,
+        th_v, f_v, st_v, it_v = _refit_flagged(model, obj, lo, hi, pts, fg, th_v, f_v, st_v,
                                                it_v, kinks, tol, max_iter)
     theta[v] = th_v
     nll[v] = f_v
@@ -165,18 +164,19 @@ def fit_counts(
     return BatchFit(theta, nll, cause, n_iter)
 
 
-def _refit_flagged(model, obj, lo, hi, take, fg, th, f, st, it, kinks, tol, max_iter,
+def _refit_flagged(model, obj, lo, hi, pts, fg, th, f, st, it, kinks, tol, max_iter,
                    n_best: int = 3):
-    """Refit, from their best grid points, the datasets that a grid point beats."""
-    G = fg.shape[1]
+    """Refit, from their best grid points, the datasets that a grid point beats.
+
+    ``pts (m, K, p)`` and ``fg (m, K)``: each dataset's best grid points, best first.
+    """
     # A grid point below the fit (beyond round-off) proves the fit is a local optimum.
-    flagged = np.flatnonzero(np.min(fg, axis=1) < f - 1e-9 * np.maximum(1.0, np.abs(f)))
+    flagged = np.flatnonzero(fg[:, 0] < f - 1e-9 * np.maximum(1.0, np.abs(f)))
     if flagged.size == 0:
         return th, f, st, it
-    k = min(n_best, G)
-    best = np.argsort(fg[flagged], axis=1)[:, :k]
+    k = min(n_best, fg.shape[1])
     row = np.repeat(flagged, k)
-    th0 = take(flagged, best).reshape(-1, th.shape[1])
+    th0 = pts[flagged, :k].reshape(-1, th.shape[1])
     res = minimize_batch(obj, th0, lo[row], hi[row], model.transforms, rows=row, kinks=kinks,
                          tol=tol, max_iter=max_iter)
     fun = np.where(res.converged & np.isfinite(res.fun), res.fun, np.inf).reshape(-1, k)

@@ -63,15 +63,15 @@ class Model:
             hi.append(hi_r)
         return np.array(lo), np.array(hi)
 
-    def screen(self, objective, counts, weights, lower, upper, grid, chunk: int = 200_000):
-        """Grid points in each dataset's box and their Poisson NLL.
+    def screen(self, objective, counts, weights, lower, upper, grid, k: int,
+               chunk: int = 200_000):
+        """The ``k`` best grid points of each dataset (moved into its box) and their NLL.
 
-        Returns ``take`` and ``nll (B, G)``, where ``take(rows, cols)`` gives the
-        points of datasets ``rows (r,)`` at grid columns ``cols (r, k)`` as
-        ``(r, k, p)``.  Generic version: the grid clipped into each box, evaluated
-        through ``objective`` in chunks.
+        Returns ``points (B, k, p)`` and ``nll (B, k)``, best first.  Generic version:
+        the grid clipped into each box, evaluated through ``objective`` in chunks.
         """
         B, G = len(counts), len(grid)
+        k = min(int(k), G)
         pts = np.repeat(np.asarray(grid, float)[None], B, axis=0)
         pts = clip_inside(pts, lower[:, None, :], upper[:, None, :])
         nll = np.empty((B, G))
@@ -80,7 +80,9 @@ class Model:
             e = min(s + per, B)
             rows = np.repeat(np.arange(s, e), G)
             nll[s:e] = objective(pts[s:e].reshape(-1, pts.shape[2]), 0, rows)[0].reshape(-1, G)
-        return (lambda rows, cols: pts[np.asarray(rows)[:, None], cols]), nll
+        best = _k_smallest(nll, k)
+        rows = np.arange(B)[:, None]
+        return pts[rows, best], nll[rows, best]
 
     def initial_guess(self, x, counts, exposure, bounds) -> np.ndarray:
         """One starting point, shape ``(p,)``."""
@@ -190,41 +192,49 @@ class Weibull4(Model):
         hi = np.column_stack([10.0 * smax, lmin_hit, np.full(B, 10.0), np.maximum(2 * span, 1.0)])
         return lo, hi
 
-    def screen(self, objective, counts, weights, lower, upper, grid, chunk: int = 200_000):
+    def screen(self, objective, counts, weights, lower, upper, grid, k: int,
+               chunk: int = 200_000):
         """Grid of (let_th, s, w) shared by all datasets, sigma_sat at its conditional optimum.
 
-        With S_ki the unit-sigma_sat curve of grid point k at run i, sigma_sat
-        A_bk = sum_i W N / sum_i W S E (clipped to the box) and
-        NLL_bk = A_bk sum_i W S E - sum_i W N log(A_bk S E): two matrix products, as
-        the shapes do not depend on the dataset.  Points outside a dataset's box
-        get an infinite NLL.
+        With S_gi the unit-sigma_sat curve of grid point g at run i, sigma_sat
+        A_bg = sum_i W N / sum_i W S E (clipped to the box) and
+        NLL_bg = A_bg sum_i W S E - sum_i W N log(A_bg S E).  Points outside a
+        dataset's box get an infinite NLL.  Returns the ``k`` best points per dataset
+        ``(B, k, p)`` and their NLL ``(B, k)``, best first: compiled (one pass per
+        dataset, no (B, G) array) when numba is importable, else two matrix products.
         """
+        from . import _compiled
         from .likelihood import LAMBDA_FLOOR
+        from .optimize import compiled_enabled
 
         x, E = objective.x, objective.exposure
         grid = np.asarray(grid, float)
+        k = min(int(k), len(grid))
         unit = grid.copy()
         unit[:, 0] = 1.0
         SE = self.value(unit, x) * E  # (G, n)
-        N = np.asarray(counts, float)
-        WN = N * np.asarray(weights, float)
-        # einsum, not a BLAS matmul: BLAS blocks by batch size, so a row's result would
-        # depend on how many rows share the call (and the bootstrap on its chunk size).
-        D = np.einsum("bn,gn->bg", np.asarray(weights, float), SE)
-        total = WN.sum(axis=1)[:, None]
-        A = np.clip(total / np.maximum(D, 1e-300), lower[:, None, 0], upper[:, None, 0])
         logSE = np.log(np.maximum(SE, LAMBDA_FLOOR))
-        nll = A * D - total * np.log(A) - np.einsum("bn,gn->bg", WN, logSE)
-        inside = np.all((grid[None, :, 1:] >= lower[:, None, 1:])
-                        & (grid[None, :, 1:] <= upper[:, None, 1:]), axis=2)
-        nll = np.where(inside, nll, np.inf)
-
-        def take(rows, cols):
-            out = grid[cols].copy()
-            out[..., 0] = A[np.asarray(rows)[:, None], cols]
-            return out
-
-        return take, nll
+        N = np.asarray(counts, float)
+        W = np.broadcast_to(np.asarray(weights, float), N.shape)
+        if compiled_enabled():
+            idx, nll, A = _compiled.screen_topk(SE, logSE, grid, N, W, lower, upper, k)
+        else:
+            WN = N * W
+            # einsum, not a BLAS matmul: BLAS blocks by batch size, so a row's result would
+            # depend on how many rows share the call (and the bootstrap on its chunk size).
+            D = np.einsum("bn,gn->bg", W, SE)
+            total = WN.sum(axis=1)[:, None]
+            A_all = np.clip(total / np.maximum(D, 1e-300), lower[:, None, 0], upper[:, None, 0])
+            nll_all = A_all * D - total * np.log(A_all) - np.einsum("bn,gn->bg", WN, logSE)
+            inside = np.all((grid[None, :, 1:] >= lower[:, None, 1:])
+                            & (grid[None, :, 1:] <= upper[:, None, 1:]), axis=2)
+            nll_all = np.where(inside, nll_all, np.inf)
+            idx = _k_smallest(nll_all, k)
+            rows = np.arange(len(N))[:, None]
+            nll, A = nll_all[rows, idx], A_all[rows, idx]
+        pts = grid[idx]
+        pts[..., 0] = A
+        return pts, nll
 
     def screen_grid(self, bounds) -> np.ndarray:
         """Dense (let_th, s, w) grid over the box for the bootstrap screen (768 points)."""
@@ -268,6 +278,16 @@ class Weibull4(Model):
         th = clip_inside(th, lo, hi)
         first = self.initial_guess(x, counts, exposure, bounds)[None, :]
         return np.vstack([first, th])
+
+
+def _k_smallest(values: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the ``k`` smallest values of each row, smallest first."""
+    if k < values.shape[1]:
+        part = np.argpartition(values, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(values.shape[1]), values.shape).copy()
+    order = np.argsort(np.take_along_axis(values, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
 
 
 def clip_inside(theta, lo, hi, rel=1e-6):

@@ -40,6 +40,13 @@ def solver_backend(name: str):
         _BACKEND["name"] = old
 
 
+def compiled_enabled() -> bool:
+    """True when the compiled kernels are used (numba importable, NumPy path not forced)."""
+    from . import _compiled
+
+    return _BACKEND["name"] != "numpy" and _compiled.AVAILABLE
+
+
 def backend_name() -> str:
     """The solver path used for the Weibull model (recorded in provenance)."""
     from . import _compiled
@@ -368,12 +375,10 @@ def _compiled_spec(objective, p, data_rows):
     It applies to the Poisson objective of the built-in Weibull model (not a subclass
     that changes its formula) when numba is importable and the NumPy path is not forced.
     """
-    from . import _compiled
     from .likelihood import PoissonObjective
     from .models import Weibull4
 
-    if (_BACKEND["name"] == "numpy" or not _compiled.AVAILABLE
-            or type(objective) is not PoissonObjective or p != 4
+    if (not compiled_enabled() or type(objective) is not PoissonObjective or p != 4
             or type(objective.model).derivatives is not Weibull4.derivatives
             or objective.model.transforms != Weibull4.transforms):
         return None
