@@ -25,7 +25,16 @@ def versions() -> dict[str, str | None]:
         "numpy": _version("numpy"),
         "scipy": _version("scipy"),
         "pandas": _version("pandas"),
+        "numba": _version("numba"),
     }
+
+
+def _solver() -> str:
+    # Which solver path ran: the compiled kernels and the NumPy path agree to the
+    # convergence tolerance, not bit for bit, so a record says which one it was.
+    from .optimize import backend_name
+
+    return backend_name()
 
 
 def provenance(data, options: dict, seed: int | None = None) -> dict:
@@ -37,6 +46,7 @@ def provenance(data, options: dict, seed: int | None = None) -> dict:
         "input": data.source,
         "input_sha256": data.sha256,
         "options": dict(options),
+        "solver": _solver(),
     }
     if seed is not None:
         out["seed"] = seed

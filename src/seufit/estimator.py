@@ -155,6 +155,8 @@ def fit_counts(
     st_v = res.status[flat]
     it_v = np.bincount(row, weights=res.n_iter, minlength=m).astype(int)
     if screen is not None:
+        if hasattr(model, "corner_points"):
+            pts, fg = _add_corner_points(model, obj, Nv, weights, lo, hi, pts, fg)
         th_v, f_v, st_v, it_v = _refit_flagged(model, obj, lo, hi, pts, fg, th_v, f_v, st_v,
                                                it_v, kinks, tol, max_iter)
     theta[v] = th_v
@@ -162,6 +164,25 @@ def fit_counts(
     cause[v] = np.vectorize(_SOLVER_TO_CAUSE.get)(st_v)
     n_iter[v] = it_v
     return BatchFit(theta, nll, cause, n_iter)
+
+
+def _add_corner_points(model, obj, N, W, lo, hi, pts, fg):
+    """Merge each dataset's corner points (``Model.corner_points``) into its best screen
+    points, sigma_sat at its conditional optimum; best first, as many as before."""
+    cp = model.corner_points(lo, hi)  # (m, C, p)
+    m, C, p = cp.shape
+    rows = np.repeat(np.arange(m), C)
+    flat = cp.reshape(-1, p)
+    shape = model.value(flat, obj.x)  # unit sigma_sat
+    D = np.sum(shape * obj.exposure * W[rows], axis=1)
+    total = np.sum(N * W, axis=1)[rows]
+    flat[:, 0] = np.clip(total / np.maximum(D, 1e-300), lo[rows, 0], hi[rows, 0])
+    fc = obj(flat, 0, rows)[0].reshape(m, C)
+    allp = np.concatenate([pts, flat.reshape(m, C, p)], axis=1)
+    allf = np.concatenate([fg, np.where(np.isfinite(fc), fc, np.inf)], axis=1)
+    order = np.argsort(allf, axis=1, kind="stable")[:, :fg.shape[1]]
+    r = np.arange(m)[:, None]
+    return allp[r, order], allf[r, order]
 
 
 def _refit_flagged(model, obj, lo, hi, pts, fg, th, f, st, it, kinks, tol, max_iter,

@@ -236,6 +236,27 @@ class Weibull4(Model):
         pts[..., 0] = A
         return pts, nll
 
+    def corner_points(self, lower, upper) -> np.ndarray:
+        """Per-dataset screen points in the threshold corner, ``(B, 16, 4)``.
+
+        With few events the likelihood can be lowest with let_th a hair below the
+        lowest LET with events and s near its lower bound (a step-like curve).  That
+        corner moves with each dataset's cap, so a grid shared by all datasets misses
+        it: let_th at 1e-6 and 1e-4 of the box width below the cap, s at its lower
+        bound and twice it, w on 4 log-spaced values.  sigma_sat is set by the caller.
+        """
+        lo, hi = np.asarray(lower, float), np.asarray(upper, float)
+        width = hi[:, 1] - lo[:, 1]
+        l0 = hi[:, 1, None] - width[:, None] * np.array([1e-6, 1e-4])  # (B, 2)
+        s = lo[:, 2, None] * np.array([1.0, 2.0])
+        u = np.linspace(0.0, 1.0, 4)
+        w = lo[:, 3, None] * (hi[:, 3, None] / lo[:, 3, None]) ** u  # (B, 4)
+        B = len(lo)
+        L, S, Wd = np.broadcast_arrays(l0[:, :, None, None], s[:, None, :, None],
+                                       w[:, None, None, :])
+        pts = np.stack([np.ones((B, 2, 2, 4)), L, S, Wd], axis=-1).reshape(B, 16, 4)
+        return pts
+
     def screen_grid(self, bounds) -> np.ndarray:
         """Dense (let_th, s, w) grid over the box for the bootstrap screen (768 points)."""
         lo, hi = bounds

@@ -1,0 +1,50 @@
+"""The replicate estimator (``seufit.estimator.fit_counts``): screen and corner points."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from seufit.estimator import fit_counts
+from seufit.likelihood import PoissonObjective
+from seufit.models import WEIBULL4, Weibull4
+
+# A 30-event replicate (benchmarks/bootstrap.py, sparse dataset) whose optimum sits in
+# the threshold corner: let_th a few 1e-6 below the lowest LET with events (4), s on
+# its lower bound.  The point below was found by the benchmark's independent scipy
+# reference; tests/reference.brute_force_nll (random starts) misses it too.
+LET = np.array([4.0, 8.0, 14.0, 22.0, 35.0, 50.0, 70.0])
+PHI = np.full(LET.size, 1e7)
+N = np.array([2, 0, 7, 4, 6, 4, 8.0])
+CORNER = np.array([7.78409977e-07, 3.99999351e+00, 1.0e-01, 1.21574922e+00])
+DATA_BOX = (np.array([3.25e-7, 0.0, 0.1, 0.1]), np.array([6.5e-6, 4.0, 10.0, 132.0]))
+
+
+def _fit():
+    grid = WEIBULL4.screen_grid(DATA_BOX)
+    start = np.array([[5.8e-7, 2.0, 2.0, 10.0]])
+    return fit_counts(WEIBULL4, LET, PHI, N[None], start, screen=grid, extra_starts=2)
+
+
+def test_corner_points_find_the_threshold_corner_optimum(monkeypatch):
+    m = N > 0
+    f_corner = PoissonObjective(WEIBULL4, LET[m], PHI[m], N[m])(CORNER[None], 0)[0][0]
+    r = _fit()
+    assert r.cause[0] == 0
+    assert r.nll[0] <= f_corner + 1e-6
+    assert r.theta[0, 1] > 3.9999 and r.theta[0, 2] < 0.11
+    # Without the corner points the shared grid misses it (so the check above can fail).
+    monkeypatch.delattr(Weibull4, "corner_points")
+    assert _fit().nll[0] > f_corner + 1e-3
+
+
+def test_corner_points_sit_below_each_datasets_cap_inside_its_box():
+    lo = np.array([[1e-7, 0.0, 0.1, 0.1], [1e-7, 0.0, 0.1, 0.1]])
+    hi = np.array([[1e-5, 4.0, 10.0, 132.0], [1e-5, 8.0, 10.0, 50.0]])
+    pts = WEIBULL4.corner_points(lo, hi)
+    assert pts.shape == (2, 16, 4)
+    for b in range(2):
+        gap = hi[b, 1] - pts[b, :, 1]
+        np.testing.assert_allclose(np.unique(gap), hi[b, 1] * np.array([1e-6, 1e-4]), rtol=1e-6)
+        assert np.all(pts[b, :, 2:] >= lo[b, 2:])
+        assert np.all(pts[b, :, 2:] <= hi[b, 2:] * (1 + 1e-12))
+        np.testing.assert_allclose(np.unique(pts[b, :, 2]), [0.1, 0.2])
