@@ -15,6 +15,7 @@ pytestmark = pytest.mark.skipif(not _compiled.AVAILABLE, reason="numba not impor
 
 LET = np.array([1.5, 3.0, 6.0, 10.0, 20.0, 30.0, 45.0, 60.0])
 FLUENCE = np.full(LET.size, 1e7)
+INF4 = np.full(4, np.inf)
 
 
 def _problems(n_sets: int, seed: int, scale: float = 1.0):
@@ -106,11 +107,17 @@ def test_kernel_value_gradient_and_hessian_match_independent_formulas():
         N = rng.poisson(WEIBULL4.value(theta[None], x)[0] * FLUENCE).astype(float)
         W = np.ones_like(N)
         phi = np.array([np.log(theta[0]), theta[1], np.log(theta[2]), np.log(theta[3])])
-        is_log = np.array([True, False, True, True])
+        is_log = np.array([1, 0, 1, 1])  # let_th linear here; logcap checked below
         g = np.zeros(4)
         H = np.zeros((4, 4))
-        f = _compiled._weibull_nll(phi, is_log, x, FLUENCE, N, W, 2, g, H, np.empty(4),
-                                   np.empty((4, 4)))
+        f = _compiled._weibull_nll(phi, is_log, INF4, -INF4, x, FLUENCE, N, W, 2, g, H,
+                                   np.empty(4), np.empty((4, 4)))
+        cap = np.array([np.inf, 1.5, np.inf, np.inf])
+        phi_c = phi.copy()
+        phi_c[1] = np.log(cap[1] - theta[1])
+        f_c = _compiled._weibull_nll(phi_c, np.array([1, 2, 1, 1]), cap, -INF4, x, FLUENCE, N,
+                                     W, 0, g.copy(), H.copy(), np.empty(4), np.empty((4, 4)))
+        assert f_c == pytest.approx(f, rel=1e-13)
         H = np.triu(H) + np.triu(H, 1).T
         f_ref, g_ref = poisson_nll_grad(theta, x, FLUENCE, N)
         assert f == pytest.approx(f_ref, rel=1e-12, abs=1e-9)
@@ -128,12 +135,14 @@ def test_weights_leave_runs_out_exactly():
     counts = _problems(1, seed=9)[0]
     W = (counts > 0).astype(float)
     phi = np.array([np.log(1e-6), 0.5, np.log(2.0), np.log(10.0)])
-    is_log = np.array([True, False, True, True])
+    is_log = np.array([1, 0, 1, 1])
     g, H = np.zeros(4), np.zeros((4, 4))
     scratch = (np.empty(4), np.empty((4, 4)))
-    f_w = _compiled._weibull_nll(phi, is_log, LET, FLUENCE, counts, W, 0, g, H, *scratch)
+    f_w = _compiled._weibull_nll(phi, is_log, INF4, -INF4, LET, FLUENCE, counts, W, 0, g, H,
+                                 *scratch)
     m = W > 0
-    f_sub = _compiled._weibull_nll(phi, is_log, LET[m], FLUENCE[m], counts[m], W[m], 0, g, H,
+    f_sub = _compiled._weibull_nll(phi, is_log, INF4, -INF4, LET[m], FLUENCE[m], counts[m], W[m],
+                                   0, g, H,
                                  *scratch)
     assert f_w == f_sub
 

@@ -35,6 +35,7 @@ __all__ = ["AVAILABLE", "solve_rows", "screen_topk", "backend_info"]
 _Z_LOG_MAX = 700.0  # as models._Z_LOG_MAX
 _LAMBDA_FLOOR = 1e-100  # as likelihood.LAMBDA_FLOOR
 EPS_ACTIVE = 1e-5  # as optimize.EPS_ACTIVE: relative distance of the epsilon-active set
+CAP_FLOOR = 1e-9  # as optimize.CAP_FLOOR: the wall below the threshold cap, of the width
 
 
 def backend_info() -> str:
@@ -49,17 +50,42 @@ def _jit(func):
 
 
 @_jit
-def _weibull_nll(phi, is_log, x, expo, N, W, order, g, H, J, Hm):
+def _physical(phi, kind, cap, low, k):
+    if kind[k] == 1:
+        return math.exp(phi[k])
+    if kind[k] == 2:
+        # clipped: at phi = log(width), cap - exp(phi) can miss the lower bound by round-off
+        return max(cap[k] - math.exp(phi[k]), low[k])
+    return phi[k]
+
+
+@_jit
+def _kink_internal(v, kind_j, cap_j, hi_ij):
+    """A kink value in internal coordinates; NaN when it is outside (above the cap)."""
+    if kind_j == 1:
+        return math.log(v) if v > 0.0 else np.nan
+    if kind_j == 2:
+        gap = cap_j - v
+        if gap > CAP_FLOOR * math.exp(hi_ij):  # exp(hi_ij): the box width
+            return math.log(gap)
+        return np.nan
+    return v
+
+
+@_jit
+def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm):
     """Poisson NLL of the Weibull model at internal coordinates ``phi``.
 
     With ``order == 2`` also fills ``g`` (4,) and the upper triangle of ``H`` (4, 4):
     gradient and Hessian in *physical* parameters (the caller applies the chain rule).
     ``J`` (4,) and ``Hm`` (4, 4) are scratch.  Runs with weight 0 are left out.
+    ``kind``: per parameter 0 linear, 1 log, 2 log(cap - theta) with ``cap`` (4,) the
+    row's upper bounds and ``low`` (4,) its lower ones (see ``optimize._Coords``).
     """
-    A = math.exp(phi[0]) if is_log[0] else phi[0]
-    L0 = math.exp(phi[1]) if is_log[1] else phi[1]
-    s = math.exp(phi[2]) if is_log[2] else phi[2]
-    w = math.exp(phi[3]) if is_log[3] else phi[3]
+    A = _physical(phi, kind, cap, low, 0)
+    L0 = _physical(phi, kind, cap, low, 1)
+    s = _physical(phi, kind, cap, low, 2)
+    w = _physical(phi, kind, cap, low, 3)
     if order == 2:
         for i in range(4):
             g[i] = 0.0
@@ -223,7 +249,8 @@ def _sym_eig(A_in, evals, evecs, A):
 
 
 @_jit
-def _solve_one(phi, lo_i, hi_i, is_log, x, expo, N, W, kj, kv, tol, max_iter, out_i, V, M, Bw):
+def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_iter, out_i, V,
+               M, Bw):
     """Projected Newton on one row, in place on ``phi`` (internal coordinates).
 
     Mirrors ``optimize.minimize_batch`` step for step.  ``out_i`` receives
@@ -245,7 +272,7 @@ def _solve_one(phi, lo_i, hi_i, is_log, x, expo, N, W, kj, kv, tol, max_iter, ou
         push[k] = 0.0
     for k in range(p):
         fixed[k] = lo_i[k] >= hi_i[k]
-    f = _weibull_nll(phi, is_log, x, expo, N, W, 0, g, H, J, Hm)
+    f = _weibull_nll(phi, kind, cap, low, x, expo, N, W, 0, g, H, J, Hm)
     have_derivs = False
     n_eval = 1
     n_iter = 0
@@ -256,21 +283,27 @@ def _solve_one(phi, lo_i, hi_i, is_log, x, expo, N, W, kj, kv, tol, max_iter, ou
         return f, pg, act_lo, act_hi
     for _it in range(max_iter):
         if not have_derivs:
-            _weibull_nll(phi, is_log, x, expo, N, W, 2, g, H, J, Hm)
+            _weibull_nll(phi, kind, cap, low, x, expo, N, W, 2, g, H, J, Hm)
             n_eval += 1
         have_derivs = False
         n_iter += 1
         for a in range(p):
             for b in range(a + 1, p):
                 H[b, a] = H[a, b]
-        # Chain rule to internal coordinates: d theta / d phi = theta for log parameters.
+        # Chain rule to internal coordinates; for log and logcap d2 theta / d phi2 equals
+        # d theta / d phi (exp(phi) and -exp(phi)).
         for a in range(p):
-            dth[a] = math.exp(phi[a]) if is_log[a] else 1.0
+            if kind[a] == 1:
+                dth[a] = math.exp(phi[a])
+            elif kind[a] == 2:
+                dth[a] = -math.exp(phi[a])
+            else:
+                dth[a] = 1.0
         for a in range(p):
             gi[a] = g[a] * dth[a]
             for b in range(p):
                 Hi[a, b] = H[a, b] * dth[a] * dth[b]
-            if is_log[a]:
+            if kind[a] != 0:
                 Hi[a, a] += gi[a]
         pg = 0.0
         finite = True
@@ -350,15 +383,19 @@ def _solve_one(phi, lo_i, hi_i, is_log, x, expo, N, W, kj, kv, tol, max_iter, ou
             e_k = 1e-9 * max(abs(cur), 1.0)
             below = -np.inf
             above = np.inf
-            for v in kv:
+            for v_raw in kv:
+                v = _kink_internal(v_raw, kind[kj], cap[kj], hi_i[kj])
                 if v < cur - e_k and v > below:
                     below = v
                 if v > cur + e_k and v < above:
                     above = v
             s_lo[kj] = max(s_lo[kj], below)
-            cap = hi_i[kj]
-            wall = cap - 1e-9 * max(cap - lo_i[kj], 1e-12)
-            s_hi[kj] = min(min(s_hi[kj], above), wall)
+            s_hi[kj] = min(s_hi[kj], above)
+            if kind[kj] == 0:
+                # A linear kink parameter's upper bound is a wall (the threshold cap: a
+                # run with events gets lambda = 0 there), so a step stops short of it.
+                top = hi_i[kj]
+                s_hi[kj] = min(s_hi[kj], top - CAP_FLOOR * max(top - lo_i[kj], 1e-12))
         alpha = 1.0
         accepted = False
         f_old = f
@@ -372,7 +409,8 @@ def _solve_one(phi, lo_i, hi_i, is_log, x, expo, N, W, kj, kv, tol, max_iter, ou
                 trial[a] = t
                 slope += gi[a] * (t - phi[a]) if push[a] != 0.0 else gf[a] * (t - phi[a])
             first = _ls == 0
-            ft = _weibull_nll(trial, is_log, x, expo, N, W, 2 if first else 0, g2, H2, J, Hm)
+            ft = _weibull_nll(trial, kind, cap, low, x, expo, N, W, 2 if first else 0, g2, H2, J,
+                              Hm)
             n_eval += 1
             armijo = f_old + 1e-4 * slope
             gain = f_old - ft
@@ -411,7 +449,8 @@ def _solve_one(phi, lo_i, hi_i, is_log, x, expo, N, W, kj, kv, tol, max_iter, ou
             w_r = max(hi_i[kj] - lo_i[kj], 1e-12)
             e_r = 1e-9 * (w_r if math.isfinite(w_r) else 1.0)
             near = (phi[kj] <= lo_i[kj] + e_r) or (phi[kj] >= hi_i[kj] - e_r)
-            for v in kv:
+            for v_raw in kv:
+                v = _kink_internal(v_raw, kind[kj], cap[kj], hi_i[kj])
                 if abs(phi[kj] - v) <= e_r:
                     near = True
             if near:
@@ -427,15 +466,15 @@ def _solve_one(phi, lo_i, hi_i, is_log, x, expo, N, W, kj, kv, tol, max_iter, ou
 
 
 @_jit
-def _solve_all(phi, lo_i, hi_i, is_log, x, expo, N, W, data_row, kj, kv, tol, max_iter,
+def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, kv, tol, max_iter,
                fun, proj_grad, ints, act_lo, act_hi):
     V = np.empty((14, 4))
     M = np.empty((8, 4, 4))
     Bw = np.empty((5, 4), np.bool_)
     for r in range(phi.shape[0]):
         d = data_row[r]
-        f, pg, alo, ahi = _solve_one(phi[r], lo_i[r], hi_i[r], is_log, x, expo, N[d], W[d], kj,
-                                     kv, tol, max_iter, ints[r], V, M, Bw)
+        f, pg, alo, ahi = _solve_one(phi[r], lo_i[r], hi_i[r], kind, lows[r], caps[r], x, expo,
+                                     N[d], W[d], kj, kv, tol, max_iter, ints[r], V, M, Bw)
         fun[r] = f
         proj_grad[r] = pg
         for a in range(4):
@@ -443,10 +482,13 @@ def _solve_all(phi, lo_i, hi_i, is_log, x, expo, N, W, data_row, kj, kv, tol, ma
             act_hi[r, a] = ahi[a]
 
 
-def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, is_log, data_row, kinks, tol, max_iter):
+def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kinks, tol,
+               max_iter):
     """Run the compiled solver on every row.
 
     Parameters are internal coordinates (``phi0``, ``lo_i``, ``hi_i``: ``(R, 4)``);
+    ``kind`` (4,) the coordinate of each parameter, ``lows`` and ``caps`` (R, 4) the
+    physical bounds (see ``optimize._Coords``);
     ``N``, ``W``: ``(D, n)`` counts and weights per dataset, ``data_row (R,)`` the
     dataset of each row; ``kinks``: ``(index, values)`` or None.
 
@@ -461,7 +503,9 @@ def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, is_log, data_row, kinks, tol, ma
     act_hi = np.zeros((R, 4), np.bool_)
     kj, kv = (-1, np.empty(0)) if kinks is None else (int(kinks[0]), np.asarray(kinks[1], float))
     _solve_all(phi, np.ascontiguousarray(lo_i, float), np.ascontiguousarray(hi_i, float),
-               np.asarray(is_log, np.bool_), np.ascontiguousarray(x, float),
+               np.asarray(kind, np.int64), np.ascontiguousarray(lows, float),
+               np.ascontiguousarray(caps, float),
+               np.ascontiguousarray(x, float),
                np.ascontiguousarray(expo, float), np.ascontiguousarray(N, float),
                np.ascontiguousarray(W, float), np.ascontiguousarray(data_row, np.int64), kj,
                np.ascontiguousarray(kv), float(tol), int(max_iter), fun, proj_grad, ints,

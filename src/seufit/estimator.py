@@ -53,6 +53,7 @@ def fit_counts(
     screen: np.ndarray | None = None,
     extra_starts: int = 0,
     bounds: tuple[np.ndarray, np.ndarray] | None = None,
+    corner_start: bool = False,
     tol: float = 1e-10,
     max_iter: int = 100,
 ) -> BatchFit:
@@ -82,6 +83,10 @@ def fit_counts(
     bounds : (lower, upper), optional
         Fixed bounds for every dataset (when the data fit had user bounds);
         otherwise each dataset's own, by the model's rule.
+    corner_start : bool
+        With ``screen``: also start every dataset from its best threshold-corner point
+        (``Model.corner_points``), for sparse data whose optimum often sits with
+        let_th just below the dataset's own lowest LET with events.
     tol, max_iter : solver settings.
 
     Returns
@@ -122,6 +127,12 @@ def fit_counts(
         if k > 0:  # ... and its own best grid points ...
             row = np.concatenate([row, np.repeat(np.arange(m), k)])
             th0 = np.vstack([th0, pts[:, :k].reshape(-1, p)])
+        if corner_start and hasattr(model, "corner_points"):
+            # ... and its best threshold-corner point (Model.corner_points): with few
+            # events the optimum often sits there, let_th just below this replicate's cap.
+            cpts, _ = _corner_candidates(model, obj, Nv, weights, lo, hi)
+            row = np.concatenate([row, np.arange(m)])
+            th0 = np.vstack([th0, cpts[:, 0]])
     # ... plus, where a dataset's own box holds interior kinks of the threshold (zero-event
     # runs kept in the likelihood below its lowest LET with events), one start per kink
     # interval: the solver does not cross such a kink, so each side needs its own start.
@@ -166,9 +177,9 @@ def fit_counts(
     return BatchFit(theta, nll, cause, n_iter)
 
 
-def _add_corner_points(model, obj, N, W, lo, hi, pts, fg):
-    """Merge each dataset's corner points (``Model.corner_points``) into its best screen
-    points, sigma_sat at its conditional optimum; best first, as many as before."""
+def _corner_candidates(model, obj, N, W, lo, hi):
+    """Each dataset's corner points (``Model.corner_points``), sigma_sat at its conditional
+    optimum, with their NLL; best first: ``(m, C, p)`` and ``(m, C)``."""
     cp = model.corner_points(lo, hi)  # (m, C, p)
     m, C, p = cp.shape
     rows = np.repeat(np.arange(m), C)
@@ -178,10 +189,20 @@ def _add_corner_points(model, obj, N, W, lo, hi, pts, fg):
     total = np.sum(N * W, axis=1)[rows]
     flat[:, 0] = np.clip(total / np.maximum(D, 1e-300), lo[rows, 0], hi[rows, 0])
     fc = obj(flat, 0, rows)[0].reshape(m, C)
-    allp = np.concatenate([pts, flat.reshape(m, C, p)], axis=1)
-    allf = np.concatenate([fg, np.where(np.isfinite(fc), fc, np.inf)], axis=1)
-    order = np.argsort(allf, axis=1, kind="stable")[:, :fg.shape[1]]
+    fc = np.where(np.isfinite(fc), fc, np.inf)
+    order = np.argsort(fc, axis=1, kind="stable")
     r = np.arange(m)[:, None]
+    return flat.reshape(m, C, p)[r, order], fc[r, order]
+
+
+def _add_corner_points(model, obj, N, W, lo, hi, pts, fg):
+    """Merge each dataset's corner points into its best screen points; best first, as
+    many as before."""
+    cp, fc = _corner_candidates(model, obj, N, W, lo, hi)
+    allp = np.concatenate([pts, cp], axis=1)
+    allf = np.concatenate([fg, fc], axis=1)
+    order = np.argsort(allf, axis=1, kind="stable")[:, :fg.shape[1]]
+    r = np.arange(len(allf))[:, None]
     return allp[r, order], allf[r, order]
 
 

@@ -106,7 +106,8 @@ class Weibull4(Model):
 
     names: tuple[str, ...] = ("sigma_sat", "let_th", "s", "w")
     units: tuple[str, ...] = ("cm2", "MeV cm2/mg", "", "MeV cm2/mg")
-    transforms: tuple[str, ...] = ("log", "linear", "log", "log")
+    # let_th as log(cap - let_th): see optimize._Coords (sparse optima just below the cap)
+    transforms: tuple[str, ...] = ("log", "logcap", "log", "log")
     label: str = "Weibull4"
     kink_param: int = 1  # sigma is not smooth in let_th where let_th equals a tested LET
 

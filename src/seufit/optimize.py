@@ -117,12 +117,82 @@ def _cholesky_solve(H: np.ndarray, g: np.ndarray):
     return x, ok
 
 
-def _to_internal(theta, is_log):
-    return np.where(is_log, np.log(np.where(is_log, theta, 1.0)), theta)
+# Kinds of internal coordinate: phi = theta, log(theta), or log(upper - theta).
+_KIND = {"linear": 0, "log": 1, "logcap": 2}
+# "logcap": the wall of the coordinate sits this fraction of the box width below the
+# upper bound (the Weibull threshold cap, where a run with events gets lambda = 0).
+CAP_FLOOR = 1e-9
+_CAP_FIXED = -800.0
 
 
-def _to_physical(phi, is_log):
-    return np.where(is_log, np.exp(np.where(is_log, phi, 0.0)), phi)
+class _Coords:
+    """Internal coordinates of a batch, per row.
+
+    ``"logcap"`` (the Weibull threshold) is phi = log(upper - theta): near the lowest
+    LET with events the NLL rises like a barrier in theta, and Newton steps in theta
+    crawl there (sparse replicates whose optimum sits a few 1e-6 below the cap), while
+    in phi the model is smooth (z = exp(s (phi - log w)) for that run).  A parameter
+    whose upper bound is not finite in every row falls back to ``"linear"``.
+    """
+
+    def __init__(self, transforms, lo, hi):
+        kind = np.array([_KIND[t] for t in transforms])
+        for j in np.flatnonzero(kind == 2):
+            if not np.all(np.isfinite(hi[:, j])):
+                kind[j] = 0
+        self.kind, self.lo, self.hi = kind, lo, hi
+        self.log, self.cap = kind == 1, kind == 2
+        width = hi - lo
+        self.capfix = self.cap[None, :] & ~(width > 0)
+        lo_i, hi_i = lo.copy(), hi.copy()
+        with np.errstate(divide="ignore"):
+            lo_i[:, self.log] = np.log(lo[:, self.log])
+            hi_i[:, self.log] = np.log(hi[:, self.log])
+            wc = np.where(width[:, self.cap] > 0, width[:, self.cap], 1.0)
+            lo_i[:, self.cap] = np.log(CAP_FLOOR * wc)
+            hi_i[:, self.cap] = np.log(wc)
+        # A fixed threshold sits on its upper bound: exp(-800) is exactly 0 in float64, so
+        # phi = -800 gives upper - 0 (a finite value keeps step arithmetic free of NaN).
+        lo_i[self.capfix] = hi_i[self.capfix] = _CAP_FIXED
+        self.lo_i, self.hi_i = lo_i, hi_i
+
+    def internal(self, theta, r):
+        out = np.array(theta, float, copy=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[:, self.log] = np.log(theta[:, self.log])
+            out[:, self.cap] = np.log(np.maximum(self.hi[r][:, self.cap] - theta[:, self.cap],
+                                                 0.0))
+        out[self.capfix[r]] = _CAP_FIXED
+        return out
+
+    def physical(self, phi, r):
+        out = np.array(phi, float, copy=True)
+        out[:, self.log] = np.exp(phi[:, self.log])
+        # (clipped: at phi = log(width), hi - exp(phi) can miss the lower bound by round-off)
+        out[:, self.cap] = np.maximum(self.hi[r][:, self.cap] - np.exp(phi[:, self.cap]),
+                                      self.lo[r][:, self.cap])
+        return out
+
+    def slopes(self, theta, r):
+        """d theta / d phi and d2 theta / d phi2, each (m, p)."""
+        d1 = np.ones_like(theta)
+        d2 = np.zeros_like(theta)
+        d1[:, self.log] = d2[:, self.log] = theta[:, self.log]
+        d1[:, self.cap] = d2[:, self.cap] = theta[:, self.cap] - self.hi[r][:, self.cap]
+        return d1, d2
+
+    def kinks(self, j, kv, r):
+        """Kink values of parameter ``j`` in internal coordinates, (m, K); NaN if outside."""
+        kv = np.asarray(kv, float)[None, :]
+        if self.kind[j] == 1:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.broadcast_to(np.log(kv), (len(r), kv.size))
+        if self.kind[j] == 2:
+            gap = self.hi[r][:, j, None] - kv
+            floor = CAP_FLOOR * (self.hi[r][:, j, None] - self.lo[r][:, j, None])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(gap > floor, np.log(np.where(gap > 0, gap, 1.0)), np.nan)
+        return np.broadcast_to(kv, (len(r), kv.size))
 
 
 def minimize_batch(
@@ -148,12 +218,13 @@ def minimize_batch(
         Starting points, inside the box.
     lower, upper : (p,) or (B, p)
         Bounds in physical units; ``lower == upper`` fixes a parameter.
-    transforms : tuple of {"log", "linear"}
-        Internal coordinate per parameter.
+    transforms : tuple of {"log", "linear", "logcap"}
+        Internal coordinate per parameter: theta, log(theta) or log(upper - theta)
+        (see ``_Coords``).
     rows : (B,) int, optional
         Dataset index of each row, passed through to ``objective``.
     kinks : (index, values), optional
-        A linear parameter and the values where the objective has a kink (the
+        A parameter and the values where the objective has a kink (the
         Weibull threshold at each tested LET: for s < 1 the one-sided slope is
         infinite there).  A step stops at the next kink on its way; a row that
         cannot descend while sitting on a kink keeps the parameter there.
@@ -170,26 +241,25 @@ def minimize_batch(
     """
     theta0 = np.atleast_2d(np.asarray(theta0, float))
     B, p = theta0.shape
-    is_log = np.array([t == "log" for t in transforms])
     lo = np.broadcast_to(np.asarray(lower, float), (B, p))
     hi = np.broadcast_to(np.asarray(upper, float), (B, p))
-    lo_i = _to_internal(lo, is_log)
-    hi_i = _to_internal(hi, is_log)
+    co = _Coords(transforms, lo, hi)
+    lo_i, hi_i = co.lo_i, co.hi_i
     fixed = lo_i >= hi_i
     data_rows = np.arange(B) if rows is None else np.asarray(rows)
+    every = np.arange(B)
 
-    phi = np.clip(_to_internal(np.clip(theta0, lo, hi), is_log), lo_i, hi_i)
+    phi = np.clip(co.internal(np.clip(theta0, lo, hi), every), lo_i, hi_i)
     spec = _compiled_spec(objective, p, data_rows)
     if spec is not None:
         from ._compiled import solve_rows
 
         N, W, drow = spec
         phi, f, proj_grad, status, n_iter, n_eval, act_lo, act_hi = solve_rows(
-            objective.x, objective.exposure, N, W, phi, lo_i, hi_i, is_log, drow, kinks, tol,
-            max_iter)
-        return _result(phi, f, status, n_iter, n_eval, proj_grad, act_lo, act_hi, lo_i, hi_i,
-                       fixed, is_log)
-    f = objective(_to_physical(phi, is_log), 0, data_rows)[0].copy()
+            objective.x, objective.exposure, N, W, phi, lo_i, hi_i, co.kind, lo, hi, drow,
+            kinks, tol, max_iter)
+        return _result(phi, f, status, n_iter, n_eval, proj_grad, act_lo, act_hi, fixed, co)
+    f = objective(co.physical(phi, every), 0, data_rows)[0].copy()
     n_eval = np.ones(B, int)
     n_iter = np.zeros(B, int)
     status = np.full(B, 1, int)
@@ -208,15 +278,15 @@ def minimize_batch(
             break
         a = active
         ph = phi[a]
-        th = _to_physical(ph, is_log)
+        th = co.physical(ph, a)
         fa, g, H = objective(th, 2, data_rows[a])
         n_eval[a] += 1
         n_iter[a] += 1
-        # Chain rule to internal coordinates: d theta / d phi = theta for log parameters.
-        dth = np.where(is_log, th, 1.0)
-        gi = g * dth
-        Hi = H * dth[:, :, None] * dth[:, None, :]
-        Hi[:, np.arange(p), np.arange(p)] += np.where(is_log, g * th, 0.0)
+        # Chain rule to internal coordinates.
+        d1, d2 = co.slopes(th, a)
+        gi = g * d1
+        Hi = H * d1[:, :, None] * d1[:, None, :]
+        Hi[:, np.arange(p), np.arange(p)] += g * d2
         # epsilon-active set (Bertsekas 1982): a variable within EPS_ACTIVE of a bound, its
         # gradient pointing out, leaves the Newton system and is moved onto the bound.
         # Without this, a start a hair inside a bound (clip_inside) takes a Newton step
@@ -273,18 +343,21 @@ def minimize_batch(
         if kinks is not None:
             # Stop at the next kink in the direction of travel (not the one we sit on).
             kj, kv = kinks
+            kvi = co.kinks(kj, kv, a[idx])
             cur = ph[idx, kj][:, None]
             e_k = 1e-9 * np.maximum(np.abs(cur), 1.0)
-            below = np.where(kv[None, :] < cur - e_k, kv[None, :], -np.inf).max(axis=1)
-            above = np.where(kv[None, :] > cur + e_k, kv[None, :], np.inf).min(axis=1)
+            below = np.where(kvi < cur - e_k, kvi, -np.inf).max(axis=1)
+            above = np.where(kvi > cur + e_k, kvi, np.inf).min(axis=1)
             step_lo = step_lo.copy()
             step_hi = step_hi.copy()
             step_lo[:, kj] = np.maximum(step_lo[:, kj], below)
-            # The upper bound of the kink parameter is a wall (the threshold cap: a run
-            # with events gets lambda = 0 there), so a step stops just short of it.
-            cap = hi_i[a[idx], kj]
-            wall = cap - 1e-9 * np.maximum(cap - lo_i[a[idx], kj], 1e-12)
-            step_hi[:, kj] = np.minimum(np.minimum(step_hi[:, kj], above), wall)
+            step_hi[:, kj] = np.minimum(step_hi[:, kj], above)
+            if co.kind[kj] == 0:
+                # A linear kink parameter's upper bound is a wall (the threshold cap: a
+                # run with events gets lambda = 0 there), so a step stops short of it.
+                cap = hi_i[a[idx], kj]
+                wall = cap - CAP_FLOOR * np.maximum(cap - lo_i[a[idx], kj], 1e-12)
+                step_hi[:, kj] = np.minimum(step_hi[:, kj], wall)
         for _ls in range(40):
             if pending.size == 0:
                 break
@@ -292,7 +365,7 @@ def minimize_batch(
             # epsilon-active variables go onto their bound whatever the step length
             move = np.where(pushed[k], push[k], alpha[pending, None] * step[k])
             trial = np.clip(ph[k] + move, step_lo[pending], step_hi[pending])
-            ft = objective(_to_physical(trial, is_log), 0, data_rows[a[k]])[0]
+            ft = objective(co.physical(trial, a[k]), 0, data_rows[a[k]])[0]
             n_eval[a[k]] += 1
             g_k = np.where(pushed[k], gi[k], gf[k])
             armijo = f_old[pending] + 1e-4 * np.sum(g_k * (trial - ph[k]), axis=1)
@@ -325,7 +398,8 @@ def minimize_batch(
             ph_r = phi[rest, kj]
             w_r = np.maximum(hi_i[rest, kj] - lo_i[rest, kj], 1e-12)
             e_r = 1e-9 * np.where(np.isfinite(w_r), w_r, 1.0)
-            near = np.min(np.abs(ph_r[:, None] - kv[None, :]), axis=1) <= e_r
+            gap = np.abs(ph_r[:, None] - co.kinks(kj, kv, rest))
+            near = np.min(np.where(np.isnan(gap), np.inf, gap), axis=1) <= e_r
             near |= (ph_r <= lo_i[rest, kj] + e_r) | (ph_r >= hi_i[rest, kj] - e_r)
             on_b[:, kj] = near & ~fixed[rest, kj]
         newpin = on_b & ~pinned[rest]
@@ -345,17 +419,19 @@ def minimize_batch(
         still &= status[a] != 3
         active = a[still]
 
-    return _result(phi, f, status, n_iter, n_eval, proj_grad, act_lo, act_hi, lo_i, hi_i, fixed,
-                   is_log)
+    return _result(phi, f, status, n_iter, n_eval, proj_grad, act_lo, act_hi, fixed, co)
 
 
-def _result(phi, f, status, n_iter, n_eval, proj_grad, act_lo, act_hi, lo_i, hi_i, fixed, is_log):
-    theta = _to_physical(phi, is_log)
+def _result(phi, f, status, n_iter, n_eval, proj_grad, act_lo, act_hi, fixed, co):
+    lo_i, hi_i = co.lo_i, co.hi_i
+    theta = co.physical(phi, np.arange(len(phi)))
     # Bound flags only make sense where the fit converged onto the bound.
     width = hi_i - lo_i
     eps_b = 1e-7 * np.where(np.isfinite(width), np.maximum(width, 1e-12), 1.0)
-    at_lo = (phi <= lo_i + eps_b) & ~fixed
-    at_hi = (phi >= hi_i - eps_b) & ~fixed
+    at_lo = ((phi <= lo_i + eps_b) | (act_lo & (phi <= lo_i + 1e-6))) & ~fixed
+    at_hi = ((phi >= hi_i - eps_b) | (act_hi & (phi >= hi_i - 1e-6))) & ~fixed
+    # phi = log(upper - theta) runs the other way: its lower bound is theta's upper one.
+    at_lo[:, co.cap], at_hi[:, co.cap] = at_hi[:, co.cap], at_lo[:, co.cap].copy()
     return BatchResult(
         theta=theta,
         fun=f,
@@ -364,8 +440,8 @@ def _result(phi, f, status, n_iter, n_eval, proj_grad, act_lo, act_hi, lo_i, hi_
         n_iter=n_iter,
         n_eval=n_eval,
         proj_grad=proj_grad,
-        at_lower=at_lo | (act_lo & (phi <= lo_i + 1e-6) & ~fixed),
-        at_upper=at_hi | (act_hi & (phi >= hi_i - 1e-6) & ~fixed),
+        at_lower=at_lo,
+        at_upper=at_hi,
     )
 
 

@@ -439,9 +439,9 @@ def _band(r: BootstrapResult, D, cl: float, n_grid: int = 60) -> dict:
 
 
 def _fit_chunk(payload):
-    model, x, expo, counts, starts, zeros, tol, grid, extra, bounds = payload
+    model, x, expo, counts, starts, zeros, tol, grid, extra, bounds, corner = payload
     bf = fit_counts(model, x, expo, counts, starts, zeros=zeros, tol=tol, screen=grid,
-                    extra_starts=extra, bounds=bounds)
+                    extra_starts=extra, bounds=bounds, corner_start=corner)
     return bf.theta, bf.nll, bf.cause
 
 
@@ -508,11 +508,11 @@ def bootstrap(
     progress : bool, optional
         Progress bar (default: only on a terminal).
     extra_starts : int or "auto"
-        Every replicate is warm-started at the MLE, then screened on a grid over
-        the data fit's box (dense below 50 events) and refitted where a grid point
-        beats its fit.  This adds the replicate's best grid points as starts too;
-        ``auto``: 2 below 50 events (many local optima), else 0.  Measured in
-        docs/bootstrap.md.
+        Every replicate is warm-started at the MLE (below 50 events also at its best
+        threshold-corner point), then screened on a grid over the data fit's box
+        (dense below 50 events) plus its corner points, and refitted where one beats
+        its fit.  This adds the replicate's best grid points as starts too; ``auto``:
+        0 (the corner start made them unnecessary).  Measured in docs/bootstrap.md.
 
     Returns
     -------
@@ -542,12 +542,13 @@ def bootstrap(
     counts = rng.poisson(lam, size=(n_boot, lam.size))
     starts = replicate_starts(fit_result)
     # Small samples (< 50 events) have many local optima: a dense screening grid (768
-    # points, ~0.6 s per 20,000 replicates) and 2 extra starts per replicate.  Otherwise
-    # the data fit's 101-point start grid screens for almost nothing (docs/bootstrap.md).
+    # points) and a second start per replicate in the threshold corner.  Otherwise the
+    # data fit's 101-point start grid screens for almost nothing (docs/bootstrap.md).
     sparse = fit_result.n_events < MIN_EVENTS_FULL
     if extra_starts == "auto":
-        extra_starts = 2 if sparse else 0
+        extra_starts = 0
     extra_starts = int(extra_starts)
+    corner = bool(sparse)
     if sparse and hasattr(fit_result.model, "screen_grid"):
         grid = fit_result.model.screen_grid(fit_result.bounds)
     else:
@@ -556,7 +557,8 @@ def bootstrap(
     for s in range(0, n_boot, chunk_size):
         c = counts[s:s + chunk_size]
         payloads.append((fit_result.model, fd.let, fd.exposure, c, starts, fit_result.zeros, tol,
-                         grid, extra_starts, fit_result.bounds if fit_result.user_bounds else None))
+                         grid, extra_starts, fit_result.bounds if fit_result.user_bounds else None,
+                         corner))
         sizes.append(len(c))
     parts = run_chunks(_fit_chunk, payloads, sizes=sizes, jobs=jobs, executor=executor,
                        progress=progress)
@@ -573,6 +575,7 @@ def bootstrap(
         hse = None if cov is None else np.sqrt(np.diag(cov))
     options = {"n_boot": n_boot, "config": config, "ci": ci, "cl": cl, "zeros": fit_result.zeros,
                "tol": tol, "n_starts": len(starts), "extra_starts": extra_starts,
+               "corner_start": corner,
                "screen_grid": len(grid), **{f"fit_{k}": v for k, v in
                                                         fit_result.provenance.get("options",
                                                                                   {}).items()}}
