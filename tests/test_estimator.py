@@ -22,7 +22,7 @@ DATA_BOX = (np.array([3.25e-7, 0.0, 0.1, 0.1]), np.array([6.5e-6, 4.0, 10.0, 132
 def _fit():
     grid = WEIBULL4.screen_grid(DATA_BOX)
     start = np.array([[5.8e-7, 2.0, 2.0, 10.0]])
-    return fit_counts(WEIBULL4, LET, PHI, N[None], start, screen=grid, extra_starts=2)
+    return fit_counts(WEIBULL4, LET, PHI, N[None], start, screen=grid, corner_start=True)
 
 
 def test_corner_points_find_the_threshold_corner_optimum(monkeypatch):

@@ -84,9 +84,11 @@ def fit_counts(
         Fixed bounds for every dataset (when the data fit had user bounds);
         otherwise each dataset's own, by the model's rule.
     corner_start : bool
-        With ``screen``: also start every dataset from its best threshold-corner point
-        (``Model.corner_points``), for sparse data whose optimum often sits with
-        let_th just below the dataset's own lowest LET with events.
+        With ``screen``: also screen every dataset's threshold-corner points
+        (``Model.corner_points``) and start it from the best one, for sparse data
+        whose optimum often sits with let_th just below the dataset's own lowest LET
+        with events.  (Dense data: every checked replicate reached its optimum
+        without; the corner costs about 6 us per dataset.)
     tol, max_iter : solver settings.
 
     Returns
@@ -166,7 +168,7 @@ def fit_counts(
     st_v = res.status[flat]
     it_v = np.bincount(row, weights=res.n_iter, minlength=m).astype(int)
     if screen is not None:
-        if hasattr(model, "corner_points"):
+        if corner_start and hasattr(model, "corner_points"):
             pts, fg = _add_corner_points(model, obj, Nv, weights, lo, hi, pts, fg)
         th_v, f_v, st_v, it_v = _refit_flagged(model, obj, lo, hi, pts, fg, th_v, f_v, st_v,
                                                it_v, kinks, tol, max_iter)
