@@ -132,9 +132,9 @@ def fit_counts(
         if corner_start and hasattr(model, "corner_points"):
             # ... and its best threshold-corner point (Model.corner_points): with few
             # events the optimum often sits there, let_th just below this replicate's cap.
-            cpts, _ = _corner_candidates(model, obj, Nv, weights, lo, hi)
+            corner = _corner_candidates(model, obj, Nv, weights, lo, hi)
             row = np.concatenate([row, np.arange(m)])
-            th0 = np.vstack([th0, cpts[:, 0]])
+            th0 = np.vstack([th0, corner[0][:, 0]])
     # ... plus, where a dataset's own box holds interior kinks of the threshold (zero-event
     # runs kept in the likelihood below its lowest LET with events), one start per kink
     # interval: the solver does not cross such a kink, so each side needs its own start.
@@ -169,7 +169,7 @@ def fit_counts(
     it_v = np.bincount(row, weights=res.n_iter, minlength=m).astype(int)
     if screen is not None:
         if corner_start and hasattr(model, "corner_points"):
-            pts, fg = _add_corner_points(model, obj, Nv, weights, lo, hi, pts, fg)
+            pts, fg = _merge_best(pts, fg, *corner)
         th_v, f_v, st_v, it_v = _refit_flagged(model, obj, lo, hi, pts, fg, th_v, f_v, st_v,
                                                it_v, kinks, tol, max_iter)
     theta[v] = th_v
@@ -197,10 +197,9 @@ def _corner_candidates(model, obj, N, W, lo, hi):
     return flat.reshape(m, C, p)[r, order], fc[r, order]
 
 
-def _add_corner_points(model, obj, N, W, lo, hi, pts, fg):
-    """Merge each dataset's corner points into its best screen points; best first, as
-    many as before."""
-    cp, fc = _corner_candidates(model, obj, N, W, lo, hi)
+def _merge_best(pts, fg, cp, fc):
+    """Merge candidate points into each dataset's best screen points; best first, as many
+    as before."""
     allp = np.concatenate([pts, cp], axis=1)
     allf = np.concatenate([fg, fc], axis=1)
     order = np.argsort(allf, axis=1, kind="stable")[:, :fg.shape[1]]
