@@ -418,3 +418,15 @@ def test_four_runs_with_events_at_two_lets_are_refused():
                        "events": [10, 12, 50, 55, 60]})
     with pytest.raises(seufit.DataError, match="only 2 distinct LET"):
         seufit.fit(df)
+
+
+def test_threshold_on_its_lower_bound_is_reported_exactly_and_keeps_its_hessian():
+    # let_th is solved as log(cap - let_th); at the lower bound the conversion back must
+    # give 0 exactly (8.9e-16 made the |theta|-scaled Hessian look singular, no Wald).
+    df = pd.DataFrame({"let": [5.0, 8.0, 12.0, 18.0, 25.0, 35.0, 50.0, 70.0], "fluence": 4e7,
+                       "events": [36, 64, 105, 190, 273, 355, 367, 427]})
+    fr = seufit.fit(df, variant="standard")
+    assert fr.at_bound == ("let_th",)
+    assert fr.theta[1] == 0.0
+    assert fr.hessian_status.startswith("positive definite")
+    assert fr.ci_low is not None

@@ -168,9 +168,11 @@ class _Coords:
     def physical(self, phi, r):
         out = np.array(phi, float, copy=True)
         out[:, self.log] = np.exp(phi[:, self.log])
-        # (clipped: at phi = log(width), hi - exp(phi) can miss the lower bound by round-off)
-        out[:, self.cap] = np.maximum(self.hi[r][:, self.cap] - np.exp(phi[:, self.cap]),
-                                      self.lo[r][:, self.cap])
+        # At phi = log(width) (theta's lower bound), hi - exp(phi) misses the bound by
+        # round-off (8.9e-16 instead of 0 for let_th): the bound itself is returned there.
+        lo_c = self.lo[r][:, self.cap]
+        val = np.maximum(self.hi[r][:, self.cap] - np.exp(phi[:, self.cap]), lo_c)
+        out[:, self.cap] = np.where(phi[:, self.cap] >= self.hi_i[r][:, self.cap], lo_c, val)
         return out
 
     def slopes(self, theta, r):
