@@ -387,8 +387,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
             e_k = 1e-9 * max(abs(cur), 1.0)
             below = -np.inf
             above = np.inf
-            for v_raw in kv:
-                v = _kink_internal(v_raw, kind[kj], cap[kj], hi_i[kj])
+            for v in kv:  # internal coordinates (NaN: outside the box)
                 if v < cur - e_k and v > below:
                     below = v
                 if v > cur + e_k and v < above:
@@ -453,8 +452,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
             w_r = max(hi_i[kj] - lo_i[kj], 1e-12)
             e_r = 1e-9 * (w_r if math.isfinite(w_r) else 1.0)
             near = (phi[kj] <= lo_i[kj] + e_r) or (phi[kj] >= hi_i[kj] - e_r)
-            for v_raw in kv:
-                v = _kink_internal(v_raw, kind[kj], cap[kj], hi_i[kj])
+            for v in kv:
                 if abs(phi[kj] - v) <= e_r:
                     near = True
             if near:
@@ -475,10 +473,14 @@ def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, k
     V = np.empty((14, 4))
     M = np.empty((8, 4, 4))
     Bw = np.empty((5, 4), np.bool_)
+    kvi = np.empty(kv.shape[0])
     for r in range(phi.shape[0]):
         d = data_row[r]
+        if kj >= 0:  # the row's kinks in internal coordinates, once per row
+            for q in range(kv.shape[0]):
+                kvi[q] = _kink_internal(kv[q], kind[kj], caps[r, kj], hi_i[r, kj])
         f, pg, alo, ahi = _solve_one(phi[r], lo_i[r], hi_i[r], kind, lows[r], caps[r], x, expo,
-                                     N[d], W[d], kj, kv, tol, max_iter, ints[r], V, M, Bw)
+                                     N[d], W[d], kj, kvi, tol, max_iter, ints[r], V, M, Bw)
         fun[r] = f
         proj_grad[r] = pg
         for a in range(4):
