@@ -67,6 +67,18 @@ def test_serial_equals_processes_equals_dask(cic_fit, cic_boot):
                                          executor=client.get_executor(), chunk_size=100))
 
 
+def test_forced_numpy_path_holds_in_worker_processes(cic_fit):
+    # solver_backend("numpy") in the parent must reach joblib workers too, or jobs=2
+    # would silently run the compiled path and give (slightly) different draws.
+    from seufit.optimize import solver_backend
+
+    with solver_backend("numpy"):
+        one = seufit.bootstrap(cic_fit, n_boot=200, seed=5)
+        two = seufit.bootstrap(cic_fit, n_boot=200, seed=5, jobs=2, chunk_size=50)
+    _same(one, two)
+    assert two.provenance["solver"] == "numpy"
+
+
 def test_counts_are_poisson_at_the_fitted_means(cic_fit, cic_boot):
     lam = cic_fit.predict(cic_fit.fit_data.let) * cic_fit.fit_data.exposure
     np.testing.assert_allclose(cic_boot.lam_hat, lam)

@@ -177,3 +177,67 @@ def test_non_finite_gradient_is_reported_not_converged():
     r = minimize_batch(obj, np.array([[0.5], [2.0]]), [0.0], [10.0], ("linear",))
     assert r.status[0] == 3 and not r.converged[0]
     assert r.converged[1] and r.theta[1, 0] == pytest.approx(3.0)
+
+
+# -- review findings on the logcap coordinate and the compiled path ----------------------
+def _mle_article():
+    import seufit
+
+    d = seufit.load("example:mle_article")
+    return d, seufit.fit(d)
+
+
+@pytest.mark.parametrize("backend", ["auto", "numpy"])
+@pytest.mark.parametrize("upper", [1e3, 1e8, np.inf])
+def test_wide_or_infinite_threshold_upper_bound_still_reaches_the_optimum(backend, upper):
+    from seufit.optimize import solver_backend
+
+    d, fr = _mle_article()
+    lo, hi = fr.bounds
+    H = hi.copy()
+    H[1] = upper
+    obj = PoissonObjective(WEIBULL4, d.let, d.exposure, d.events)
+    th0 = fr.theta.copy()
+    th0[1] = 4.0
+    with solver_backend(backend):
+        r = minimize_batch(obj, th0[None], lo, H, WEIBULL4.transforms, kinks=obj.kinks)
+    assert r.converged[0]
+    assert r.fun[0] == pytest.approx(fr.nll, abs=1e-6)
+    assert not r.at_lower[0, 1] and not r.at_upper[0, 1]  # interior, whatever the box
+
+
+def test_fit_rejects_infinite_bounds_of_the_weibull_in_one_line():
+    import seufit
+
+    d, fr = _mle_article()
+    lo, hi = fr.bounds
+    for k, side in ((1, 0), (1, 1)):
+        b = [lo.copy(), hi.copy()]
+        b[side][k] = -np.inf if side == 0 else np.inf
+        with pytest.raises(ValueError, match="must be finite: let_th"):
+            seufit.fit(d, bounds=tuple(b))
+    with pytest.raises(ValueError, match="lower above upper"):
+        seufit.fit(d, bounds=(hi, lo))
+
+
+@pytest.mark.parametrize("backend", ["auto", "numpy"])
+def test_rows_out_of_range_raise_on_both_paths(backend):
+    from seufit.optimize import solver_backend
+
+    d, fr = _mle_article()
+    obj = PoissonObjective(WEIBULL4, d.let, d.exposure, d.events[None, :])
+    lo, hi = fr.bounds
+    with solver_backend(backend), pytest.raises(IndexError):
+        minimize_batch(obj, np.repeat(fr.theta[None], 3, axis=0), lo, hi, WEIBULL4.transforms,
+                       rows=np.array([0, 1, 2]), kinks=obj.kinks)
+
+
+def test_fixed_threshold_under_logcap_sits_exactly_on_its_value():
+    d, fr = _mle_article()
+    lo, hi = fr.bounds
+    obj = PoissonObjective(WEIBULL4, d.let, d.exposure, d.events)
+    L, H = lo.copy(), hi.copy()
+    L[1] = H[1] = 1.0
+    r = minimize_batch(obj, fr.theta[None], L, H, WEIBULL4.transforms, kinks=obj.kinks)
+    assert r.theta[0, 1] == 1.0 and r.converged[0]
+    assert not r.at_lower[0, 1] and not r.at_upper[0, 1]

@@ -318,6 +318,8 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
             # bound.  Without this, a start a hair inside a bound (clip_inside) takes a
             # Newton step along the bound that the projection bends into nonsense.
             width = hi_i[a] - lo_i[a]
+            if kind[a] == 2:
+                width = 1.0  # logcap: relative distance to the cap (optimize._Coords.width_i)
             eps_a = EPS_ACTIVE * (max(width, 1e-12) if math.isfinite(width) else 1.0)
             on_lo = (phi[a] <= lo_i[a] + eps_a) and (gi[a] > 0)
             on_hi = (phi[a] >= hi_i[a] - eps_a) and (gi[a] < 0)
@@ -394,7 +396,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
                     above = v
             s_lo[kj] = max(s_lo[kj], below)
             s_hi[kj] = min(s_hi[kj], above)
-            if kind[kj] == 0:
+            if kind[kj] == 0 and math.isfinite(hi_i[kj]):
                 # A linear kink parameter's upper bound is a wall (the threshold cap: a
                 # run with events gets lambda = 0 there), so a step stops short of it.
                 top = hi_i[kj]
@@ -406,8 +408,8 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
         for _ls in range(40):
             slope = 0.0
             for a in range(p):
-                # epsilon-active variables go onto their bound whatever the step length
-                t = phi[a] + (push[a] if push[a] != 0.0 else alpha * step[a])
+                # epsilon-active variables move towards their bound, onto it at alpha = 1
+                t = phi[a] + alpha * (push[a] if push[a] != 0.0 else step[a])
                 t = min(max(t, s_lo[a]), s_hi[a])
                 trial[a] = t
                 slope += gi[a] * (t - phi[a]) if push[a] != 0.0 else gf[a] * (t - phi[a])
@@ -545,6 +547,8 @@ def _screen_all(SE, logSE, grid, N, W, lo, hi, k, idx, best, A_out):
                 S2 += wi * N[b, i] * logSE[gg, i]
             A = min(max(total / max(D, 1e-300), lo[b, 0]), hi[b, 0])
             val = A * D - total * math.log(A) - S2 if inside else np.inf
+            if val != val:  # NaN sorts last, as in the NumPy version
+                val = np.inf
             # keep the k best, best first; ties keep the lower grid index first
             if filled < k:
                 pos = filled

@@ -21,7 +21,7 @@ from ._provenance import provenance
 from .data import DataError, TestData, load
 from .likelihood import PoissonObjective
 from .limits import UpperLimit, upper_limit
-from .models import WEIBULL4, Model
+from .models import WEIBULL4, Model, Weibull4
 from .optimize import minimize_batch, minimize_lbfgsb
 
 __all__ = ["fit", "FitResult", "VARIANTS", "ZEROS", "MIN_EVENTS_STANDARD", "select_variant",
@@ -279,6 +279,21 @@ def _hessian_analysis(H: np.ndarray, theta: np.ndarray):
     return f"positive definite (condition number {cond:.3g})", ev, cov
 
 
+def _check_user_bounds(model, lo, hi) -> None:
+    """One-line errors for user bounds the fit cannot honour."""
+    p = model.n_params
+    if lo.shape != (p,) or hi.shape != (p,):
+        raise ValueError(f"bounds must be two sequences of {p} values ({', '.join(model.names)})")
+    bad = [n for n, a, b in zip(model.names, lo, hi) if np.isnan(a) or np.isnan(b) or a > b]
+    if bad:
+        raise ValueError(f"bounds: lower above upper, or NaN, for {', '.join(bad)}")
+    if isinstance(model, Weibull4):
+        # The start grid spans the box; with an infinite side it has no points there.
+        inf = [n for n, a, b in zip(model.names, lo, hi) if not (np.isfinite(a) and np.isfinite(b))]
+        if inf:
+            raise ValueError(f"bounds of the Weibull model must be finite: {', '.join(inf)}")
+
+
 def _multistart(obj, starts, lo, hi, transforms, first_iter: int = 30):
     """All starts with a short iteration budget; then only unfinished rows that could win.
 
@@ -401,6 +416,8 @@ def fit(
     x, expo, N = fd.let, fd.exposure, fd.events
     lo, hi = model.default_bounds(x, N, expo) if bounds is None else map(np.asarray, bounds)
     lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    if bounds is not None:
+        _check_user_bounds(model, lo, hi)
     obj = PoissonObjective(model, x, expo, N)
 
     if method == "newton":

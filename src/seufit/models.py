@@ -256,7 +256,7 @@ class Weibull4(Model):
         L, S, Wd = np.broadcast_arrays(l0[:, :, None, None], s[:, None, :, None],
                                        w[:, None, None, :])
         pts = np.stack([np.ones((B, 2, 2, 4)), L, S, Wd], axis=-1).reshape(B, 16, 4)
-        return pts
+        return clip_inside(pts, lo[:, None, :], hi[:, None, :])  # e.g. s upper < 2 s lower
 
     def screen_grid(self, bounds) -> np.ndarray:
         """Dense (let_th, s, w) grid over the box for the bootstrap screen (768 points)."""

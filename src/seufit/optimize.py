@@ -123,6 +123,9 @@ _KIND = {"linear": 0, "log": 1, "logcap": 2}
 # upper bound (the Weibull threshold cap, where a run with events gets lambda = 0).
 CAP_FLOOR = 1e-9
 _CAP_FIXED = -800.0
+# A wider box (user bounds) falls back to linear: the Hessian in log(upper - theta) scales
+# like the width squared, and from a width of 1e6 on the solver stalled in a review test.
+LOGCAP_MAX_WIDTH = 1e4
 
 
 class _Coords:
@@ -132,13 +135,15 @@ class _Coords:
     LET with events the NLL rises like a barrier in theta, and Newton steps in theta
     crawl there (sparse replicates whose optimum sits a few 1e-6 below the cap), while
     in phi the model is smooth (z = exp(s (phi - log w)) for that run).  A parameter
-    whose upper bound is not finite in every row falls back to ``"linear"``.
+    whose bounds are not finite, or further apart than ``LOGCAP_MAX_WIDTH``, in some row
+    falls back to ``"linear"`` for the whole batch.
     """
 
     def __init__(self, transforms, lo, hi):
         kind = np.array([_KIND[t] for t in transforms])
         for j in np.flatnonzero(kind == 2):
-            if not np.all(np.isfinite(hi[:, j])):
+            if not (np.all(np.isfinite(hi[:, j])) and np.all(np.isfinite(lo[:, j]))
+                    and np.all(hi[:, j] - lo[:, j] <= LOGCAP_MAX_WIDTH)):
                 kind[j] = 0
         self.kind, self.lo, self.hi = kind, lo, hi
         self.log, self.cap = kind == 1, kind == 2
@@ -155,6 +160,12 @@ class _Coords:
         # phi = -800 gives upper - 0 (a finite value keeps step arithmetic free of NaN).
         lo_i[self.capfix] = hi_i[self.capfix] = _CAP_FIXED
         self.lo_i, self.hi_i = lo_i, hi_i
+        # Scale of the relative tolerances near a bound (epsilon-active set, bound flags):
+        # the internal width; for logcap, 1, so that they are relative distances to the
+        # cap and, at the lower end, the same fraction of the physical width as linear.
+        w = hi_i - lo_i
+        self.width_i = np.where(self.cap[None, :], 1.0,
+                                np.where(np.isfinite(w), np.maximum(w, 1e-12), 1.0))
 
     def internal(self, theta, r):
         out = np.array(theta, float, copy=True)
@@ -293,8 +304,7 @@ def minimize_batch(
         # gradient pointing out, leaves the Newton system and is moved onto the bound.
         # Without this, a start a hair inside a bound (clip_inside) takes a Newton step
         # along the bound that the projection bends into nonsense.
-        width = hi_i[a] - lo_i[a]
-        eps_a = EPS_ACTIVE * np.where(np.isfinite(width), np.maximum(width, 1e-12), 1.0)
+        eps_a = EPS_ACTIVE * co.width_i[a]
         on_lo = (ph <= lo_i[a] + eps_a) & (gi > 0)
         on_hi = (ph >= hi_i[a] - eps_a) & (gi < 0)
         free = ~(on_lo | on_hi | fixed[a] | pinned[a])
@@ -358,14 +368,17 @@ def minimize_batch(
                 # A linear kink parameter's upper bound is a wall (the threshold cap: a
                 # run with events gets lambda = 0 there), so a step stops short of it.
                 cap = hi_i[a[idx], kj]
-                wall = cap - CAP_FLOOR * np.maximum(cap - lo_i[a[idx], kj], 1e-12)
-                step_hi[:, kj] = np.minimum(step_hi[:, kj], wall)
+                with np.errstate(invalid="ignore"):
+                    wall = cap - CAP_FLOOR * np.maximum(cap - lo_i[a[idx], kj], 1e-12)
+                step_hi[:, kj] = np.minimum(step_hi[:, kj], np.where(np.isfinite(cap), wall,
+                                                                     np.inf))
         for _ls in range(40):
             if pending.size == 0:
                 break
             k = idx[pending]
-            # epsilon-active variables go onto their bound whatever the step length
-            move = np.where(pushed[k], push[k], alpha[pending, None] * step[k])
+            # (pushed variables have step 0, free ones push 0; the push shrinks with alpha
+            # too, so that a push that overshoots can be backtracked)
+            move = alpha[pending, None] * (step[k] + push[k])
             trial = np.clip(ph[k] + move, step_lo[pending], step_hi[pending])
             ft = objective(co.physical(trial, a[k]), 0, data_rows[a[k]])[0]
             n_eval[a[k]] += 1
@@ -428,8 +441,9 @@ def _result(phi, f, status, n_iter, n_eval, proj_grad, act_lo, act_hi, fixed, co
     lo_i, hi_i = co.lo_i, co.hi_i
     theta = co.physical(phi, np.arange(len(phi)))
     # Bound flags only make sense where the fit converged onto the bound.
-    width = hi_i - lo_i
-    eps_b = 1e-7 * np.where(np.isfinite(width), np.maximum(width, 1e-12), 1.0)
+    # (at most 1e-7 in internal units: on an absurdly wide user box a relative tolerance
+    # would flag interior points)
+    eps_b = 1e-7 * np.minimum(co.width_i, 1.0)
     at_lo = ((phi <= lo_i + eps_b) | (act_lo & (phi <= lo_i + 1e-6))) & ~fixed
     at_hi = ((phi >= hi_i - eps_b) | (act_hi & (phi >= hi_i - 1e-6))) & ~fixed
     # phi = log(upper - theta) runs the other way: its lower bound is theta's upper one.
@@ -469,8 +483,9 @@ def _compiled_spec(objective, p, data_rows):
         shape = N.shape if N.ndim == 2 else W.shape
         N, W = np.broadcast_to(N, shape), np.broadcast_to(W, shape)
         drow = data_rows
-    if N.shape[1] != objective.x.size:
-        return None
+    if N.shape[1] != objective.x.size or (drow.size and (drow.min() < 0
+                                                        or drow.max() >= N.shape[0])):
+        return None  # the NumPy path raises its own error for rows out of range
     return N, W, drow
 
 

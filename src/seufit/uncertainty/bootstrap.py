@@ -29,6 +29,7 @@ from .._provenance import provenance, versions
 from ..estimator import FAILURE_CAUSES, fit_counts
 from ..fit import FitResult
 from ..likelihood import poisson_deviance
+from ..optimize import backend_name, solver_backend
 from ..parallel import resolve_seed, run_chunks
 
 __all__ = ["bootstrap", "BootstrapResult", "load_bootstrap", "choose_config", "ci_rule",
@@ -439,9 +440,11 @@ def _band(r: BootstrapResult, D, cl: float, n_grid: int = 60) -> dict:
 
 
 def _fit_chunk(payload):
-    model, x, expo, counts, starts, zeros, tol, grid, extra, bounds, corner = payload
-    bf = fit_counts(model, x, expo, counts, starts, zeros=zeros, tol=tol, screen=grid,
-                    extra_starts=extra, bounds=bounds, corner_start=corner)
+    model, x, expo, counts, starts, zeros, tol, grid, extra, bounds, corner, solver = payload
+    # The parent's solver path (SEUFIT_SOLVER / solver_backend) holds in every worker too.
+    with solver_backend(solver):
+        bf = fit_counts(model, x, expo, counts, starts, zeros=zeros, tol=tol, screen=grid,
+                        extra_starts=extra, bounds=bounds, corner_start=corner)
     return bf.theta, bf.nll, bf.cause
 
 
@@ -554,11 +557,12 @@ def bootstrap(
     else:
         grid = fit_result.model.starts(fd.let, fd.events, fd.exposure, fit_result.bounds)
     payloads, sizes = [], []
+    solver = "numpy" if backend_name() == "numpy" else "auto"
     for s in range(0, n_boot, chunk_size):
         c = counts[s:s + chunk_size]
         payloads.append((fit_result.model, fd.let, fd.exposure, c, starts, fit_result.zeros, tol,
                          grid, extra_starts, fit_result.bounds if fit_result.user_bounds else None,
-                         corner))
+                         corner, solver))
         sizes.append(len(c))
     parts = run_chunks(_fit_chunk, payloads, sizes=sizes, jobs=jobs, executor=executor,
                        progress=progress)
