@@ -47,6 +47,24 @@ def test_corner_points_sit_below_each_datasets_cap_inside_its_box():
         np.testing.assert_allclose(np.unique(gap), hi[b, 1] * np.array([1e-6, 1e-4]), rtol=1e-4)
         assert np.all(pts[b, :, 1:] >= lo[b, 1:]) and np.all(pts[b, :, 1:] <= hi[b, 1:])
         np.testing.assert_allclose(np.unique(pts[b, :, 2]), [0.1, 0.2], rtol=1e-4)
+    assert np.all(pts[..., 0] == 1.0)  # unit sigma_sat: callers compute the unit curve
     # Clipped into a box narrower than the points' spread (s upper below twice s lower).
     narrow = WEIBULL4.corner_points(lo[:1], np.array([[1e-5, 4.0, 0.15, 132.0]]))
     assert np.all(narrow[0, :, 2] <= 0.15)
+
+
+def test_corner_candidates_carry_the_conditional_sigma_sat():
+    from seufit.estimator import _corner_candidates
+
+    N2 = N[None, :]
+    W = (N2 > 0).astype(float)
+    lo, hi = WEIBULL4.batch_bounds(LET, N2, PHI, W)
+    obj = PoissonObjective(WEIBULL4, LET, PHI, N2, W)
+    pts, f = _corner_candidates(WEIBULL4, obj, N2, W, lo, hi)
+    unit = pts[0].copy()
+    unit[:, 0] = 1.0
+    D = (WEIBULL4.value(unit, LET) * PHI * W[0]).sum(axis=1)
+    A = np.clip((N2 * W).sum() / D, lo[0, 0], hi[0, 0])
+    np.testing.assert_allclose(pts[0, :, 0], A, rtol=1e-12)
+    np.testing.assert_allclose(f[0], obj(pts[0], 0, np.zeros(16, int))[0], rtol=1e-12)
+    assert np.all(np.diff(f[0]) >= 0)

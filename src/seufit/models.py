@@ -244,7 +244,8 @@ class Weibull4(Model):
         lowest LET with events and s near its lower bound (a step-like curve).  That
         corner moves with each dataset's cap, so a grid shared by all datasets misses
         it: let_th at 1e-6 and 1e-4 of the box width below the cap, s at its lower
-        bound and twice it, w on 4 log-spaced values.  sigma_sat is set by the caller.
+        bound and twice it, w on 4 log-spaced values.  sigma_sat is 1 here (the caller
+        sets it from the unit curve).
         """
         lo, hi = np.asarray(lower, float), np.asarray(upper, float)
         width = hi[:, 1] - lo[:, 1]
@@ -256,7 +257,10 @@ class Weibull4(Model):
         L, S, Wd = np.broadcast_arrays(l0[:, :, None, None], s[:, None, :, None],
                                        w[:, None, None, :])
         pts = np.stack([np.ones((B, 2, 2, 4)), L, S, Wd], axis=-1).reshape(B, 16, 4)
-        return clip_inside(pts, lo[:, None, :], hi[:, None, :])  # e.g. s upper < 2 s lower
+        # Shape parameters clipped into the box (e.g. s upper < 2 s lower); sigma_sat stays
+        # 1: the caller computes the unit curve from these points.
+        pts[..., 1:] = np.clip(pts[..., 1:], lo[:, None, 1:], hi[:, None, 1:])
+        return pts
 
     def screen_grid(self, bounds) -> np.ndarray:
         """Dense (let_th, s, w) grid over the box for the bootstrap screen (768 points)."""
