@@ -22,6 +22,11 @@ import math
 
 import numpy as np
 
+# The NumPy path's constants, from where they are defined (numba freezes them at compile).
+from .likelihood import LAMBDA_FLOOR as _LAMBDA_FLOOR
+from .models import _Z_LOG_MAX
+from .optimize import CAP_FLOOR, EPS_ACTIVE
+
 try:  # pragma: no cover - exercised by the environment, not by a test
     import numba
 
@@ -32,10 +37,6 @@ except ImportError:  # pragma: no cover
 
 __all__ = ["AVAILABLE", "solve_rows", "screen_topk", "backend_info"]
 
-_Z_LOG_MAX = 700.0  # as models._Z_LOG_MAX
-_LAMBDA_FLOOR = 1e-100  # as likelihood.LAMBDA_FLOOR
-EPS_ACTIVE = 1e-5  # as optimize.EPS_ACTIVE: relative distance of the epsilon-active set
-CAP_FLOOR = 1e-9  # as optimize.CAP_FLOOR: the wall below the threshold cap, of the width
 
 
 def backend_info() -> str:
