@@ -166,3 +166,21 @@ def test_user_model_finite_difference_derivatives():
 def test_model_is_frozen():
     with pytest.raises(AttributeError):
         Weibull4().label = "other"
+
+
+def test_start_grid_carries_the_conditional_sigma_sat():
+    # Each grid start has sigma_sat = N_tot / sum(S E) for its own shape (clipped into the
+    # box); computing S from the clipped start instead of the unit curve put them all on
+    # the upper bound.
+    x = np.array([2.0, 5.0, 10.0, 20.0, 40.0])
+    E = np.full(5, 1e7)
+    N = np.array([1.0, 8.0, 30.0, 55.0, 60.0])
+    lo, hi = WEIBULL4.default_bounds(x, N, E)
+    st = WEIBULL4.starts(x, N, E, (lo, hi))[1:]
+    unit = st.copy()
+    unit[:, 0] = 1.0
+    A = N.sum() / (WEIBULL4.value(unit, x) * E).sum(axis=1)
+    inside = (A > lo[0]) & (A < hi[0])
+    assert inside.sum() > len(st) // 2
+    np.testing.assert_allclose(st[inside, 0], A[inside], rtol=1e-12)
+    assert np.all(st[~inside, 0] >= lo[0]) and np.all(st[~inside, 0] <= hi[0])

@@ -185,11 +185,8 @@ def _corner_candidates(model, obj, N, W, lo, hi):
     cp = model.corner_points(lo, hi)  # (m, C, p)
     m, C, p = cp.shape
     rows = np.repeat(np.arange(m), C)
-    flat = cp.reshape(-1, p)
-    shape = model.value(flat, obj.x)  # unit sigma_sat
-    D = np.sum(shape * obj.exposure * W[rows], axis=1)
-    total = np.sum(N * W, axis=1)[rows]
-    flat[:, 0] = np.clip(total / np.maximum(D, 1e-300), lo[rows, 0], hi[rows, 0])
+    flat = model.with_sigma_at_optimum(cp.reshape(-1, p), obj.x, obj.exposure, N[rows],
+                                       W[rows], lo[rows], hi[rows])
     fc = obj(flat, 0, rows)[0].reshape(m, C)
     fc = np.where(np.isfinite(fc), fc, np.inf)
     order = np.argsort(fc, axis=1, kind="stable")

@@ -237,6 +237,25 @@ class Weibull4(Model):
         pts[..., 0] = A
         return pts, nll
 
+    def with_sigma_at_optimum(self, theta, x, exposure, counts, weights, lower, upper):
+        """``theta (m, p)`` with sigma_sat at its conditional optimum for each row's data.
+
+        For a fixed shape S (the curve at unit sigma_sat) the Poisson NLL is lowest at
+        sigma_sat = sum W N / sum W S E, clipped a hair inside the box (its upper end
+        where the curve is 0 at every run).  ``counts`` and ``weights``: ``(n,)`` or
+        ``(m, n)``; ``lower``, ``upper``: ``(p,)`` or ``(m, p)``.
+        """
+        th = np.array(theta, float, copy=True)
+        unit = th.copy()
+        unit[:, 0] = 1.0
+        W = np.broadcast_to(np.asarray(weights, float), (len(th), len(x)))
+        D = np.sum(self.value(unit, x) * exposure * W, axis=1)
+        total = np.sum(np.broadcast_to(np.asarray(counts, float), W.shape) * W, axis=1)
+        with np.errstate(divide="ignore"):
+            th[:, 0] = np.where(D > 0, total / np.maximum(D, 1e-300), np.inf)
+        th[:, 0] = clip_inside(th, lower, upper)[:, 0]
+        return th
+
     def corner_points(self, lower, upper) -> np.ndarray:
         """Per-dataset screen points in the threshold corner, ``(B, 16, 4)``.
 
@@ -244,8 +263,8 @@ class Weibull4(Model):
         lowest LET with events and s near its lower bound (a step-like curve).  That
         corner moves with each dataset's cap, so a grid shared by all datasets misses
         it: let_th at 1e-6 and 1e-4 of the box width below the cap, s at its lower
-        bound and twice it, w on 4 log-spaced values.  sigma_sat is 1 here (the caller
-        sets it from the unit curve).
+        bound and twice it, w on 4 log-spaced values.  sigma_sat is left at 1 (see
+        :meth:`with_sigma_at_optimum`).
         """
         lo, hi = np.asarray(lower, float), np.asarray(upper, float)
         width = hi[:, 1] - lo[:, 1]
@@ -257,8 +276,7 @@ class Weibull4(Model):
         L, S, Wd = np.broadcast_arrays(l0[:, :, None, None], s[:, None, :, None],
                                        w[:, None, None, :])
         pts = np.stack([np.ones((B, 2, 2, 4)), L, S, Wd], axis=-1).reshape(B, 16, 4)
-        # Shape parameters clipped into the box (e.g. s upper < 2 s lower); sigma_sat stays
-        # 1: the caller computes the unit curve from these points.
+        # Shape parameters clipped into the box (e.g. s upper < 2 s lower).
         pts[..., 1:] = np.clip(pts[..., 1:], lo[:, None, 1:], hi[:, None, 1:])
         return pts
 
@@ -293,15 +311,8 @@ class Weibull4(Model):
         s_grid = np.array([0.3, 0.7, 1.5, 3.0, 6.0])
         w_grid = np.geomspace(max(lo[3], 0.1), hi[3], 5)
         g = np.stack(np.meshgrid(l0_grid, s_grid, w_grid, indexing="ij"), -1).reshape(-1, 3)
-        th = np.column_stack([np.ones(len(g)), g])
-        th = clip_inside(th, lo, hi)
-        # sigma_sat that zeroes d NLL / d sigma_sat, given the shape: N_tot / sum(g * exposure)
-        shape = self.value(th, x)
-        denom = (shape * exposure).sum(axis=1)
-        with np.errstate(divide="ignore"):
-            A = np.where(denom > 0, counts.sum() / np.maximum(denom, 1e-300), hi[0])
-        th[:, 0] = A
-        th = clip_inside(th, lo, hi)
+        th = clip_inside(np.column_stack([np.ones(len(g)), g]), lo, hi)
+        th = self.with_sigma_at_optimum(th, x, exposure, counts, 1.0, lo, hi)
         first = self.initial_guess(x, counts, exposure, bounds)[None, :]
         return np.vstack([first, th])
 
