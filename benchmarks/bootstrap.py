@@ -45,8 +45,9 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
-from itertools import pairwise  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -56,6 +57,9 @@ from scipy.stats import beta  # noqa: E402
 import seufit  # noqa: E402
 from seufit.estimator import fit_counts  # noqa: E402
 from seufit.optimize import solver_backend  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from reference import brute_force_profiled, poisson_nll, weibull  # noqa: E402
 
 EXAMPLES = ("cic_mpa_stubs", "mle_article", "bootstrap_article")
 
@@ -70,107 +74,9 @@ ARTICLE_BOUNDS = [(1e-12, None), (0.0, None), (0.1, 10.0), (0.01, None)]
 AT_OPT_TOL = 1e-6
 
 
-# -- independent Weibull / Poisson code (no seufit) ------------------------------------
-def weibull_shape(x, let_th, s, w):
-    """1 - exp(-((x - let_th) / w) ** s) above threshold, 0 below; broadcasts."""
-    d = x - let_th
-    above = d > 0
-    ell = np.log(np.where(above, d, 1.0)) - np.log(w)
-    z = np.where(above, np.exp(np.minimum(s * ell, 700.0)), 0.0)
-    return -np.expm1(-z)
-
-
-def exact_nll(theta, x, expo, counts):
-    """Poisson NLL sum(lambda - N log lambda); +inf if a run with events has lambda 0."""
-    a, let_th, s, w = theta
-    lam = a * weibull_shape(x, let_th, s, w) * expo
-    hit = counts > 0
-    if np.any(lam[hit] <= 0):
-        return np.inf
-    return float(lam.sum() - np.sum(counts[hit] * np.log(lam[hit])))
-
-
-def rule_bounds(x, expo, counts):
-    """The bootstrap's per-replicate box (x, counts: runs in the likelihood)."""
-    hit = counts > 0
-    smax = np.max(counts[hit] / expo[hit])
-    span = x.max() - x.min()
-    lo = np.array([0.5 * smax, 0.0, 0.1, 0.1])
-    hi = np.array([10.0 * smax, x[hit].min(), 10.0, max(2.0 * span, 1.0)])
-    return lo, hi
-
-
-def _profiled(eta, x, expo, counts, a_lo, a_hi):
-    """NLL with sigma_sat at its (clipped) conditional optimum; gradient in eta.
-
-    eta = (let_th, log s, log w).  By the envelope theorem the gradient is the
-    partial gradient at the conditional optimum.
-    """
-    let_th, ls, lw = eta
-    s = np.exp(ls)
-    d = x - let_th
-    above = d > 0
-    ds = np.where(above, d, 1.0)
-    ell = np.log(ds) - lw
-    z = np.where(above, np.exp(np.minimum(s * ell, 700.0)), 0.0)
-    e = np.where(above, np.exp(-z), 0.0)
-    g = -np.expm1(-z)
-    gsum = g @ expo
-    a = np.clip(counts.sum() / gsum, a_lo, a_hi) if gsum > 0 else a_hi
-    lam = a * g * expo
-    lamf = np.maximum(lam, 1e-300)
-    f = lam.sum() - np.sum(np.where(counts > 0, counts * np.log(lamf), 0.0))
-    r = (1.0 - counts / lamf) * expo
-    grad = np.array([r @ (a * e * (-s * z / ds)), r @ (a * e * z * ell * s),
-                     r @ (a * e * (-s * z))])
-    return f, grad, a
-
-
-def scipy_reference(x, expo, counts, *, grid=(8, 15, 15), top=5):
-    """Global minimum by grid search plus multi-start L-BFGS-B; (nll, theta).
-
-    ``x, expo, counts`` are the runs in the likelihood.  let_th is searched in each
-    interval between tested LETs separately (the NLL has a kink at every one).
-    """
-    lo, hi = rule_bounds(x, expo, counts)
-    knots = np.unique(np.r_[lo[1], x[(x > lo[1]) & (x < hi[1])], hi[1]])
-    total = counts.sum()
-    best_f, best_t = np.inf, None
-    for k_lo, k_hi in pairwise(knots):
-        eps = 1e-9 * max(k_hi - k_lo, 1e-12)
-        la, lb = k_lo + (eps if k_lo > lo[1] else 0.0), k_hi - eps
-        # let_th: an even grid plus points crowding the upper end, where the first run
-        # with events has a tiny expected count and narrow optima live.
-        l_grid = np.r_[np.linspace(la, lb, grid[0]), lb - (lb - la) * np.array([1e-4, 1e-3, 1e-2])]
-        mesh = np.meshgrid(l_grid, np.geomspace(lo[2], hi[2], grid[1]),
-                           np.geomspace(lo[3], hi[3], grid[2]), indexing="ij")
-        G = np.stack(mesh, -1).reshape(-1, 3)
-        g = weibull_shape(x[None, :], G[:, :1], G[:, 1:2], G[:, 2:3])
-        gsum = g @ expo
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a = np.clip(total / np.where(gsum > 0, gsum, np.nan), lo[0], hi[0])
-        a = np.where(np.isfinite(a), a, hi[0])
-        lam = np.maximum(a[:, None] * g * expo, 1e-300)
-        f = lam.sum(1) - np.sum(np.where(counts > 0, counts * np.log(lam), 0.0), 1)
-        box = [(la, lb), (np.log(lo[2]), np.log(hi[2])), (np.log(lo[3]), np.log(hi[3]))]
-
-        def fun(eta):
-            return _profiled(eta, x, expo, counts, lo[0], hi[0])[:2]
-
-        for i in np.argsort(f)[:top]:
-            eta = np.array([G[i, 0], np.log(G[i, 1]), np.log(G[i, 2])])
-            for _ in range(2):  # a restart refreshes the L-BFGS memory
-                r = minimize(fun, eta, jac=True, method="L-BFGS-B", bounds=box,
-                             options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9, "maxls": 40})
-                eta = r.x
-            a_opt = _profiled(eta, x, expo, counts, lo[0], hi[0])[2]
-            theta = np.array([a_opt, eta[0], np.exp(eta[1]), np.exp(eta[2])])
-            fv = exact_nll(theta, x, expo, counts)
-            if fv < best_f:
-                best_f, best_t = fv, theta
-    return best_f, best_t
-
-
+# -- independent Weibull / Poisson code (no seufit): the test suite's reference ----------
+# weibull, poisson_nll and brute_force_profiled from tests/reference.py (numpy and scipy
+# only, written from the articles' formulas).
 # -- the article's loop -----------------------------------------------------------------
 def article_nll(theta, x, expo, counts):
     """The articles' objective on raw parameters (expected counts floored at 1e-10)."""
@@ -211,7 +117,7 @@ def article_loop(theta_hat, x, expo, counts, zeros="exclude"):
 # -- helpers ----------------------------------------------------------------------------
 def sparse_data() -> pd.DataFrame:
     t = SPARSE_TRUE
-    sigma = t["sigma_sat"] * weibull_shape(SPARSE_LET, t["let_th"], t["s"], t["w"])
+    sigma = weibull(SPARSE_LET, t["sigma_sat"], t["let_th"], t["s"], t["w"])
     lam = sigma * SPARSE_FLUENCE
     counts = np.random.default_rng(SPARSE_SEED).poisson(lam)
     return pd.DataFrame({"let": SPARSE_LET, "fluence": SPARSE_FLUENCE, "events": counts})
@@ -250,7 +156,7 @@ def reference_optimum(fr, let, expo, counts, zeros):
     starts = model.starts(x, c, e, (lo, hi))
     grid = fit_counts(model, let, expo, n[None, :], starts, zeros=zeros, tol=1e-12)
     f_grid = float(grid.nll[0]) if grid.cause[0] == 0 else np.inf
-    f_sp, _ = scipy_reference(x, e, c)
+    f_sp, _ = brute_force_profiled(x, e, c)
     return min(f_grid, f_sp), f_grid, f_sp
 
 
@@ -299,7 +205,7 @@ def benchmark_dataset(label, data, args, rng):
             excess.append(res.nll[i] - ref)
         if loop_ok[i]:
             n_loop_succ += 1
-            f_loop = exact_nll(loop_theta[i], res.let[keep], res.exposure[keep],
+            f_loop = poisson_nll(loop_theta[i], res.let[keep], res.exposure[keep],
                                cnt[keep].astype(float))
             n_loop_ok_opt += f_loop <= ref + AT_OPT_TOL
     ref_s = time.perf_counter() - t0
