@@ -963,17 +963,8 @@ def _collect_intervals(fr: FitResult, boot: BootstrapResult | None, prof, sw,
         methods["sweep"] = {"available": True,
                             "reason": f"{sw.n_below} of {sw.n} samples under the threshold"}
         for k, n in enumerate(names):
-            notes = []
-            if sw.low_at_bound[k]:
-                notes.append("low end at bound")
-            elif sw.low_at_edge[k]:
-                notes.append("low end at box edge")
-            if sw.high_at_bound[k]:
-                notes.append("high end at bound")
-            elif sw.high_at_edge[k]:
-                notes.append("high end at box edge")
             table[n]["sweep"] = {"low": _f(sw.ci_low[k]), "high": _f(sw.ci_high[k]),
-                                 "note": "; ".join(notes)}
+                                 "note": sw.end_note(k)}
     else:
         methods["sweep"] = {"available": False, "reason": reasons.get("sweep", "not run")}
     for n in names:

@@ -138,23 +138,27 @@ class SweepResult:
         text = self.to_frame(below_only).to_csv(index=False, float_format="%.10g")
         return write_atomic(path, text)
 
+    def end_note(self, k: int) -> str:
+        """Where the envelope of parameter ``k`` ends on a bound or the sampling box edge."""
+        notes = []
+        if self.low_at_bound[k]:
+            notes.append("low end at bound")
+        elif self.low_at_edge[k]:
+            notes.append("low end at box edge")
+        if self.high_at_bound[k]:
+            notes.append("high end at bound")
+        elif self.high_at_edge[k]:
+            notes.append("high end at box edge")
+        return "; ".join(notes)
+
     def _rows(self) -> list[list]:
         cov = self.coverage
         rows = []
         for k, name in enumerate(self.names):
-            notes = []
-            if self.low_at_bound[k]:
-                notes.append("low end at bound")
-            elif self.low_at_edge[k]:
-                notes.append("low end at box edge")
-            if self.high_at_bound[k]:
-                notes.append("high end at bound")
-            elif self.high_at_edge[k]:
-                notes.append("high end at box edge")
             row = [name, self.theta[k], self.ci_low[k], self.ci_high[k], self.units[k]]
             if cov is not None:
                 row.append(cov[k])
-            rows.append(row + ["; ".join(notes)])
+            rows.append(row + [self.end_note(k)])
         return rows
 
     def _headers(self) -> list[str]:
