@@ -241,3 +241,13 @@ def test_fixed_threshold_under_logcap_sits_exactly_on_its_value():
     r = minimize_batch(obj, fr.theta[None], L, H, WEIBULL4.transforms, kinks=obj.kinks)
     assert r.theta[0, 1] == 1.0 and r.converged[0]
     assert not r.at_lower[0, 1] and not r.at_upper[0, 1]
+
+
+def test_mistyped_solver_setting_is_a_one_line_error(monkeypatch, capsys):
+    from seufit import optimize
+    from seufit.cli import main
+
+    monkeypatch.setitem(optimize._BACKEND, "name", "gpu")  # as SEUFIT_SOLVER=gpu
+    assert main(["fit", "example:mle_article"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "SEUFIT_SOLVER must be auto or numpy" in err[0]

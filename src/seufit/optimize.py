@@ -40,18 +40,25 @@ def solver_backend(name: str):
         _BACKEND["name"] = old
 
 
+def _setting() -> str:
+    name = _BACKEND["name"]
+    if name not in ("auto", "numpy"):  # a mistyped SEUFIT_SOLVER must not pass silently
+        raise ValueError(f"SEUFIT_SOLVER must be auto or numpy, got {name!r}")
+    return name
+
+
 def compiled_enabled() -> bool:
     """True when the compiled kernels are used (numba importable, NumPy path not forced)."""
     from . import _compiled
 
-    return _BACKEND["name"] != "numpy" and _compiled.AVAILABLE
+    return _setting() != "numpy" and _compiled.AVAILABLE
 
 
 def backend_name() -> str:
     """The solver path used for the Weibull model (recorded in provenance)."""
     from . import _compiled
 
-    if _BACKEND["name"] == "numpy" or not _compiled.AVAILABLE:
+    if not compiled_enabled():
         return "numpy"
     return _compiled.backend_info()
 
