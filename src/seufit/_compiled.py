@@ -25,7 +25,7 @@ import numpy as np
 # The NumPy path's constants, from where they are defined (numba freezes them at compile).
 from .likelihood import LAMBDA_FLOOR as _LAMBDA_FLOOR
 from .models import _Z_LOG_MAX
-from .optimize import CAP_FLOOR, EPS_ACTIVE
+from .optimize import BREAKPOINT_MIN, CAP_FLOOR, EPS_ACTIVE, LOGCAP_MAX_WIDTH
 
 try:  # pragma: no cover - exercised by the environment, not by a test
     import numba
@@ -72,7 +72,7 @@ def _kink_internal(v, kind_j, cap_j, hi_ij):
 
 
 @_jit_inline
-def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm):
+def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a_lo, a_hi, S):
     """Poisson NLL of the Weibull model at internal coordinates ``phi``.
 
     With ``order == 2`` also fills ``g`` (4,) and the upper triangle of ``H`` (4, 4):
@@ -80,11 +80,14 @@ def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm):
     ``J`` (4,) and ``Hm`` (4, 4) are scratch.  Runs with weight 0 are left out.
     ``kind``: per parameter 0 linear, 1 log, 2 log(cap - theta) with ``cap`` (4,) the
     row's upper bounds and ``low`` (4,) its lower ones (see ``optimize._Coords``).
+
+    With ``prof`` (sigma_sat in log coordinates, free), ``phi[0]`` is first replaced by
+    sigma_sat's conditional optimum at this shape, clipped to ``[a_lo, a_hi]`` (internal),
+    as ``optimize._scale_reset`` does on the NumPy path; ``S`` (3, n) is scratch.
     """
     # Written out, not through a helper: a call per parameter costs reference counting
     # on its array arguments (measured +40 % per evaluation).  Only let_th (index 1) can
     # be "logcap"; the dispatch admits the Weibull's own transforms only.
-    A = math.exp(phi[0]) if kind[0] == 1 else phi[0]
     if kind[1] == 2:
         L0 = max(cap[1] - math.exp(phi[1]), low[1])
     else:
@@ -97,6 +100,31 @@ def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm):
             for j in range(4):
                 H[i, j] = 0.0
     logw = math.log(w)
+    if prof:
+        # First pass: the curve at unit sigma_sat (kept in S for the second pass).
+        D = 0.0
+        tot = 0.0
+        for i in range(x.shape[0]):
+            wi = W[i]
+            if wi == 0.0:
+                continue
+            d = x[i] - L0
+            if d > 0.0:
+                ell = math.log(d) - logw
+                z = math.exp(min(s * ell, _Z_LOG_MAX))
+                ome = -math.expm1(-z)
+            else:
+                ell = -logw
+                z = 0.0
+                ome = 0.0
+            S[0, i] = ell
+            S[1, i] = z
+            S[2, i] = ome
+            D += wi * ome * expo[i]
+            tot += wi * N[i]
+        if D > 0.0 and tot > 0.0:
+            phi[0] = min(max(math.log(tot / D), a_lo), a_hi)
+    A = math.exp(phi[0]) if kind[0] == 1 else phi[0]
     total = 0.0
     for i in range(x.shape[0]):
         wi = W[i]
@@ -104,7 +132,11 @@ def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm):
             continue
         d = x[i] - L0
         above = d > 0.0
-        if above:
+        if prof:
+            ell = S[0, i]
+            z = S[1, i]
+            ome = S[2, i]
+        elif above:
             ell = math.log(d) - logw
             slog = min(s * ell, _Z_LOG_MAX)
             z = math.exp(slog)
@@ -253,14 +285,30 @@ def _sym_eig(A_in, evals, evecs, A):
         evals[i] = A[i, i]
 
 
+@_jit_inline
+def _first_backtrack(phi, step, push, s_lo, s_hi):
+    """Step length after a rejected full step (``optimize._first_backtrack``, one row)."""
+    a_b = 1.0
+    for a in range(phi.shape[0]):
+        m = push[a] if push[a] != 0.0 else step[a]
+        if m > 0.0 and phi[a] + m > s_hi[a]:
+            a_b = min(a_b, (s_hi[a] - phi[a]) / m)
+        elif m < 0.0 and phi[a] + m < s_lo[a]:
+            a_b = min(a_b, (s_lo[a] - phi[a]) / m)
+    if BREAKPOINT_MIN < a_b < 0.5:
+        return a_b
+    return 0.5
+
+
 @_jit
 def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_iter, out_i, V,
-               M, Bw):
+               M, Bw, S, prof_on):
     """Projected Newton on one row, in place on ``phi`` (internal coordinates).
 
     Mirrors ``optimize.minimize_batch`` step for step.  ``out_i`` receives
     (status, n_iter, n_eval); returns (f, proj_grad, act_lo, act_hi).  ``V`` (14, 4),
-    ``M`` (8, 4, 4) and ``Bw`` (5, 4) are scratch (no allocation per row).
+    ``M`` (8, 4, 4), ``Bw`` (5, 4) and ``S`` (3, n) are scratch (no allocation per row).
+    ``prof_on``: sigma_sat at its conditional optimum at every evaluated point.
 
     A line search's first trial (the full step) is evaluated with derivatives: when it
     is accepted, as it mostly is near the optimum, the next iteration reuses them.
@@ -277,7 +325,10 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
         push[k] = 0.0
     for k in range(p):
         fixed[k] = lo_i[k] >= hi_i[k]
-    f = _weibull_nll(phi, kind, cap, low, x, expo, N, W, 0, g, H, J, Hm)
+    # sigma_sat at its conditional optimum at every point evaluated (see _scale_reset)
+    prof = kind[0] == 1 and not fixed[0] and prof_on
+    f = _weibull_nll(phi, kind, cap, low, x, expo, N, W, 0, g, H, J, Hm, prof, lo_i[0], hi_i[0],
+                     S)
     have_derivs = False
     n_eval = 1
     n_iter = 0
@@ -288,7 +339,8 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
         return f, pg, act_lo, act_hi
     for _it in range(max_iter):
         if not have_derivs:
-            _weibull_nll(phi, kind, cap, low, x, expo, N, W, 2, g, H, J, Hm)
+            _weibull_nll(phi, kind, cap, low, x, expo, N, W, 2, g, H, J, Hm, prof, lo_i[0],
+                         hi_i[0], S)
             n_eval += 1
         have_derivs = False
         n_iter += 1
@@ -318,9 +370,9 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
             # its gradient pointing out, leaves the Newton system and is moved onto the
             # bound.  Without this, a start a hair inside a bound (clip_inside) takes a
             # Newton step along the bound that the projection bends into nonsense.
-            width = hi_i[a] - lo_i[a]
+            width = min(hi_i[a] - lo_i[a], LOGCAP_MAX_WIDTH)  # as optimize._Coords.width_i
             if kind[a] == 2:
-                width = 1.0  # logcap: relative distance to the cap (optimize._Coords.width_i)
+                width = 1.0  # logcap: relative distance to the cap
             eps_a = EPS_ACTIVE * (max(width, 1e-12) if math.isfinite(width) else 1.0)
             on_lo = (phi[a] <= lo_i[a] + eps_a) and (gi[a] > 0)
             on_hi = (phi[a] >= hi_i[a] - eps_a) and (gi[a] < 0)
@@ -416,7 +468,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
                 slope += gi[a] * (t - phi[a]) if push[a] != 0.0 else gf[a] * (t - phi[a])
             first = _ls == 0
             ft = _weibull_nll(trial, kind, cap, low, x, expo, N, W, 2 if first else 0, g2, H2, J,
-                              Hm)
+                              Hm, prof, lo_i[0], hi_i[0], S)
             n_eval += 1
             armijo = f_old + 1e-4 * slope
             gain = f_old - ft
@@ -436,7 +488,10 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
                 # Predicted gain at round-off level: backtracking cannot help, and the
                 # outcome below (converged, phi unchanged) is the same after 40 halvings.
                 break
-            alpha *= 0.5
+            if first:
+                alpha = _first_backtrack(phi, step, push, s_lo, s_hi)
+            else:
+                alpha *= 0.5
         if accepted:
             for a in range(p):
                 phi[a] = trial[a]
@@ -472,8 +527,9 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
 
 @_jit
 def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, kv, tol, max_iter,
-               fun, proj_grad, ints, act_lo, act_hi):
+               prof_on, fun, proj_grad, ints, act_lo, act_hi):
     V = np.empty((14, 4))
+    S = np.empty((3, x.shape[0]))
     M = np.empty((8, 4, 4))
     Bw = np.empty((5, 4), np.bool_)
     kvi = np.empty(kv.shape[0])
@@ -483,7 +539,8 @@ def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, k
             for q in range(kv.shape[0]):
                 kvi[q] = _kink_internal(kv[q], kind[kj], caps[r, kj], hi_i[r, kj])
         f, pg, alo, ahi = _solve_one(phi[r], lo_i[r], hi_i[r], kind, lows[r], caps[r], x, expo,
-                                     N[d], W[d], kj, kvi, tol, max_iter, ints[r], V, M, Bw)
+                                     N[d], W[d], kj, kvi, tol, max_iter, ints[r], V, M, Bw, S,
+                                     prof_on)
         fun[r] = f
         proj_grad[r] = pg
         for a in range(4):
@@ -498,14 +555,15 @@ def _c(a, dtype=float):
 
 
 def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kinks, tol,
-               max_iter):
+               max_iter, scale_reset=True):
     """Run the compiled solver on every row.
 
     Parameters are internal coordinates (``phi0``, ``lo_i``, ``hi_i``: ``(R, 4)``);
     ``kind`` (4,) the coordinate of each parameter, ``lows`` and ``caps`` (R, 4) the
     physical bounds (see ``optimize._Coords``);
     ``N``, ``W``: ``(D, n)`` counts and weights per dataset, ``data_row (R,)`` the
-    dataset of each row; ``kinks``: ``(index, values)`` or None.
+    dataset of each row; ``kinks``: ``(index, values)`` or None; ``scale_reset``:
+    sigma_sat at its conditional optimum at every evaluated point.
 
     Returns ``phi, fun, proj_grad, status, n_iter, n_eval, act_lo, act_hi``.
     """
@@ -518,8 +576,8 @@ def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kink
     act_hi = np.zeros((R, 4), np.bool_)
     kj, kv = (-1, np.empty(0)) if kinks is None else (int(kinks[0]), np.asarray(kinks[1], float))
     _solve_all(phi, _c(lo_i), _c(hi_i), _c(kind, np.int64), _c(lows), _c(caps), _c(x), _c(expo),
-               _c(N), _c(W), _c(data_row, np.int64), kj, _c(kv), float(tol), int(max_iter), fun,
-               proj_grad, ints, act_lo, act_hi)
+               _c(N), _c(W), _c(data_row, np.int64), kj, _c(kv), float(tol), int(max_iter),
+               bool(scale_reset), fun, proj_grad, ints, act_lo, act_hi)
     return phi, fun, proj_grad, ints[:, 0], ints[:, 1], ints[:, 2], act_lo, act_hi
 
 

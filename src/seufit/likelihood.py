@@ -92,6 +92,22 @@ class PoissonObjective:
         j = getattr(self.model, "kink_param", None)
         return None if j is None else (j, np.unique(self.x))
 
+    @property
+    def scale_index(self):
+        """The model's multiplicative scale parameter (``Model.scale_index``) or None."""
+        return getattr(self.model, "scale_index", None)
+
+    def scale_optimum(self, theta: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Conditional optimum of the scale parameter at each row's shape, ``(B,)``.
+
+        See ``Model.scale_optimum``; ``rows`` as in ``__call__``.
+        """
+        theta = np.atleast_2d(theta)
+        B = theta.shape[0]
+        N = self._rows(self.counts, rows, B)
+        W = np.ones_like(N) if self.weights is None else self._rows(self.weights, rows, B)
+        return self.model.scale_optimum(theta, self.x, self.exposure, N, W)
+
     def _rows(self, arr, rows, B):
         if arr.ndim == 1:
             return np.broadcast_to(arr, (B, arr.size))

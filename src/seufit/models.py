@@ -34,6 +34,10 @@ class Model:
     units: tuple[str, ...]
     transforms: tuple[str, ...]
     label: str = "model"
+    # Index of a multiplicative scale parameter (the model is proportional to it), or
+    # None.  With a Poisson likelihood its conditional optimum is closed-form
+    # (:meth:`scale_optimum`), which the solver uses at every point it evaluates.
+    scale_index: int | None = None
 
     @property
     def n_params(self) -> int:
@@ -52,6 +56,20 @@ class Model:
     def default_bounds(self, x: np.ndarray, counts: np.ndarray, exposure: np.ndarray):
         """Box ``(lower, upper)`` derived from the data, each of shape ``(p,)``."""
         raise NotImplementedError
+
+    def scale_optimum(self, theta, x, exposure, counts, weights) -> np.ndarray:
+        """Conditional Poisson optimum of the scale parameter (``scale_index``), ``(m,)``.
+
+        For a fixed shape S (the model at unit scale) the Poisson NLL is lowest at
+        scale = sum W N / sum W S E (unclipped); NaN where the model is 0 at every run.
+        ``counts`` and ``weights``: ``(n,)`` or ``(m, n)``.
+        """
+        unit = np.array(theta, float, copy=True)
+        unit[:, self.scale_index] = 1.0
+        W = np.broadcast_to(np.asarray(weights, float), (len(unit), len(x)))
+        D = np.sum(self.value(unit, x) * exposure * W, axis=1)
+        total = np.sum(np.broadcast_to(np.asarray(counts, float), W.shape) * W, axis=1)
+        return np.where(D > 0, total / np.where(D > 0, D, 1.0), np.nan)
 
     def batch_bounds(self, x, counts, exposure, weights):
         """Bounds per dataset, ``(B, p)`` each, from counts ``(B, n)``; rows in a loop."""
@@ -109,6 +127,7 @@ class Weibull4(Model):
     # let_th as log(cap - let_th): see optimize._Coords (sparse optima just below the cap)
     transforms: tuple[str, ...] = ("log", "logcap", "log", "log")
     label: str = "Weibull4"
+    scale_index: int | None = 0
     kink_param: int = 1  # sigma is not smooth in let_th where let_th equals a tested LET
 
     def derivatives(self, theta, x, order=2):
@@ -246,13 +265,8 @@ class Weibull4(Model):
         ``(m, n)``; ``lower``, ``upper``: ``(p,)`` or ``(m, p)``.
         """
         th = np.array(theta, float, copy=True)
-        unit = th.copy()
-        unit[:, 0] = 1.0
-        W = np.broadcast_to(np.asarray(weights, float), (len(th), len(x)))
-        D = np.sum(self.value(unit, x) * exposure * W, axis=1)
-        total = np.sum(np.broadcast_to(np.asarray(counts, float), W.shape) * W, axis=1)
-        with np.errstate(divide="ignore"):
-            th[:, 0] = np.where(D > 0, total / np.maximum(D, 1e-300), np.inf)
+        opt = self.scale_optimum(th, x, exposure, counts, weights)
+        th[:, 0] = np.where(np.isnan(opt), np.inf, opt)
         th[:, 0] = clip_inside(th, lower, upper)[:, 0]
         return th
 

@@ -65,6 +65,10 @@ def backend_name() -> str:
 # Relative distance (of the box width, internal coordinates) within which a variable
 # whose gradient points out of the box is held on its bound (the epsilon-active set).
 EPS_ACTIVE = 1e-5
+# After a rejected full step that left the box, the line search's next trial is the
+# step to the first bound it crosses (the breakpoint) when that lies in this range
+# (below it the variable is already on its bound: plain halving along the projection).
+BREAKPOINT_MIN = 1e-6
 
 # Row status codes.
 STATUS = {0: "converged", 1: "max_iter", 2: "stalled", 3: "non_finite"}
@@ -170,7 +174,10 @@ class _Coords:
         # Scale of the relative tolerances near a bound (epsilon-active set, bound flags):
         # the internal width; for logcap, 1, so that they are relative distances to the
         # cap and, at the lower end, the same fraction of the physical width as linear.
-        w = hi_i - lo_i
+        # Capped at LOGCAP_MAX_WIDTH: in a very wide linear box (let_th under user bounds of
+        # 1e8) 1e-5 of the width is far from "near the bound" (1e3 there), and the
+        # epsilon-active set pushed the threshold across the curve, then stalled.
+        w = np.minimum(hi_i - lo_i, LOGCAP_MAX_WIDTH)
         self.width_i = np.where(self.cap[None, :], 1.0,
                                 np.where(np.isfinite(w), np.maximum(w, 1e-12), 1.0))
 
@@ -226,6 +233,7 @@ def minimize_batch(
     kinks: tuple[int, np.ndarray] | None = None,
     tol: float = 1e-10,
     max_iter: int = 100,
+    scale_reset: bool = True,
 ) -> BatchResult:
     """Minimise a batch of smooth objectives under box constraints.
 
@@ -254,6 +262,13 @@ def minimize_batch(
         gradient vanishes.
     max_iter : int
         Newton iterations per row.
+    scale_reset : bool
+        Where the objective has a multiplicative scale parameter in log coordinates
+        (``objective.scale_index``, e.g. sigma_sat with a Poisson likelihood), put it at
+        its closed-form conditional optimum at the start and at every trial point of the
+        line search (rows where it is not fixed).  That only lowers the objective, and
+        it cuts the Newton iterations along the sigma_sat-w ridge of curves that do
+        not saturate (docs/bootstrap.md).
 
     Returns
     -------
@@ -270,6 +285,9 @@ def minimize_batch(
     every = np.arange(B)
 
     phi = np.clip(co.internal(np.clip(theta0, lo, hi), every), lo_i, hi_i)
+    js = getattr(objective, "scale_index", None) if scale_reset else None
+    if js is not None and co.kind[js] != 1:
+        js = None
     spec = _compiled_spec(objective, p, data_rows)
     if spec is not None:
         from ._compiled import solve_rows
@@ -277,8 +295,10 @@ def minimize_batch(
         N, W, drow = spec
         phi, f, proj_grad, status, n_iter, n_eval, act_lo, act_hi = solve_rows(
             objective.x, objective.exposure, N, W, phi, lo_i, hi_i, co.kind, lo, hi, drow,
-            kinks, tol, max_iter)
+            kinks, tol, max_iter, scale_reset=js == 0)
         return _result(phi, f, status, n_iter, n_eval, proj_grad, act_lo, act_hi, fixed, co)
+    if js is not None:
+        _scale_reset(objective, co, phi, every, data_rows, js, fixed)
     f = objective(co.physical(phi, every), 0, data_rows)[0].copy()
     n_eval = np.ones(B, int)
     n_iter = np.zeros(B, int)
@@ -387,10 +407,12 @@ def minimize_batch(
             # too, so that a push that overshoots can be backtracked)
             move = alpha[pending, None] * (step[k] + push[k])
             trial = np.clip(ph[k] + move, step_lo[pending], step_hi[pending])
-            ft = objective(co.physical(trial, a[k]), 0, data_rows[a[k]])[0]
-            n_eval[a[k]] += 1
             g_k = np.where(pushed[k], gi[k], gf[k])
             armijo = f_old[pending] + 1e-4 * np.sum(g_k * (trial - ph[k]), axis=1)
+            if js is not None:
+                _scale_reset(objective, co, trial, a[k], data_rows, js, fixed)
+            ft = objective(co.physical(trial, a[k]), 0, data_rows[a[k]])[0]
+            n_eval[a[k]] += 1
             # Real progress required: a step that only shuffles round-off counts as a failure,
             # so that a row sitting on a kink gets the parameter pinned there.
             gain = f_old[pending] - ft
@@ -399,7 +421,13 @@ def minimize_batch(
             accepted[acc] = True
             new_phi[acc] = trial[ok]
             new_f[acc] = ft[ok]
-            alpha[pending[~ok]] *= 0.5
+            fail = pending[~ok]
+            if _ls == 0:
+                kf = idx[fail]
+                alpha[fail] = _first_backtrack(ph[kf], step[kf] + push[kf], step_lo[fail],
+                                               step_hi[fail])
+            else:
+                alpha[fail] *= 0.5
             # A predicted gain at round-off level cannot be found by backtracking; such a
             # row ends as converged below either way, so it stops searching now.
             pending = pending[~ok & (0.5 * decrement[k] >= 1e3 * tol)]
@@ -466,6 +494,36 @@ def _result(phi, f, status, n_iter, n_eval, proj_grad, act_lo, act_hi, fixed, co
         at_lower=at_lo,
         at_upper=at_hi,
     )
+
+
+def _first_backtrack(ph, move, s_lo, s_hi):
+    """Step length after a rejected full step, per row: the first breakpoint when the full
+    step left the box and the breakpoint lies in (BREAKPOINT_MIN, 1/2); else 1/2.
+
+    Beyond the breakpoint the projection bends the step along the bound; when that bent
+    step fails, halving lands just short of the bound again and again, one iteration
+    each.  At the breakpoint the variable reaches its bound, and the epsilon-active set
+    takes it out at the next iteration.
+    """
+    end = ph + move
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where((move > 0) & (end > s_hi), (s_hi - ph) / move,
+                         np.where((move < 0) & (end < s_lo), (s_lo - ph) / move, 1.0))
+    a_b = np.minimum(ratio.min(axis=1), 1.0)
+    return np.where((a_b > BREAKPOINT_MIN) & (a_b < 0.5), a_b, 0.5)
+
+
+def _scale_reset(objective, co, phi, r, data_rows, j, fixed):
+    """Put the scale parameter ``j`` of ``phi`` (rows ``r`` of the batch) at its conditional
+    optimum, clipped to the box, in place; rows where it is fixed are left alone.
+
+    The compiled kernel does the same inside its objective evaluation.
+    """
+    opt = objective.scale_optimum(co.physical(phi, r), data_rows[r])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.clip(np.log(opt), co.lo_i[r, j], co.hi_i[r, j])
+    ok = (opt > 0) & ~fixed[r, j]  # NaN (model 0 at every run) compares False
+    phi[ok, j] = v[ok]
 
 
 def _compiled_spec(objective, p, data_rows):
