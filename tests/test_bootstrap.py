@@ -54,7 +54,8 @@ def test_chunk_size_does_not_change_sparse_results_with_screen_and_kinks():
 
 
 def test_serial_equals_processes_equals_dask(cic_fit, cic_boot):
-    """serial = joblib processes = ProcessPoolExecutor = dask LocalCluster, bit for bit."""
+    """serial = joblib workers (threads on the compiled path) = ProcessPoolExecutor = dask
+    LocalCluster, bit for bit (joblib processes: the NumPy-path test below)."""
     _same(cic_boot, seufit.bootstrap(cic_fit, n_boot=400, seed=11, jobs=2, chunk_size=100))
     with ProcessPoolExecutor(2) as ex:
         _same(cic_boot, seufit.bootstrap(cic_fit, n_boot=400, seed=11, executor=ex,
@@ -77,6 +78,27 @@ def test_forced_numpy_path_holds_in_worker_processes(cic_fit):
         two = seufit.bootstrap(cic_fit, n_boot=200, seed=5, jobs=2, chunk_size=50)
     _same(one, two)
     assert two.provenance["solver"] == "numpy"
+
+
+def test_jobs_use_threads_on_the_compiled_path_and_processes_on_numpy(cic_fit, monkeypatch):
+    import joblib
+
+    from seufit.optimize import compiled_enabled, solver_backend
+
+    seen = []
+    real = joblib.Parallel
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("prefer"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(joblib, "Parallel", spy)
+    if compiled_enabled():
+        seufit.bootstrap(cic_fit, n_boot=40, seed=5, jobs=2, chunk_size=20)
+        assert seen.pop() == "threads"
+    with solver_backend("numpy"):
+        seufit.bootstrap(cic_fit, n_boot=40, seed=5, jobs=2, chunk_size=20)
+    assert seen.pop() == "processes"
 
 
 def test_counts_are_poisson_at_the_fitted_means(cic_fit, cic_boot):

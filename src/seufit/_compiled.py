@@ -100,6 +100,7 @@ def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a
             for j in range(4):
                 H[i, j] = 0.0
     logw = math.log(w)
+    inv_w = 1.0 / w
     if prof:
         # First pass: the curve at unit sigma_sat (kept in S for the second pass).
         D = 0.0
@@ -156,35 +157,43 @@ def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a
             continue
         r = (1.0 - n / lam_safe) * wi
         wgt = n / (lam_safe * lam_safe) * wi
-        Ez = math.exp(-z) if above else 0.0
+        if not above:
+            Ez = 0.0
+        elif z < 1.0:
+            Ez = 1.0 - ome  # exp(-z) to 1e-15 relative here, without another exp
+        else:
+            Ez = math.exp(-z)
         ds = max(d if above else 1.0, 1e-100)
-        zL0 = -s * z / ds
+        z_ds = z / ds
+        zL0 = -s * z_ds
         zs = z * ell
-        zw = -s * z / w
+        zw = -s * z * inv_w
         AE = A * Ez
-        J[0] = ome
-        J[1] = AE * zL0
-        J[2] = AE * zs
-        J[3] = AE * zw
         e = expo[i]
+        # J: d lambda / d theta (the Jacobian of sigma times the exposure)
+        J[0] = ome * e
+        J[1] = AE * zL0 * e
+        J[2] = AE * zs * e
+        J[3] = AE * zw * e
         for p in range(4):
-            g[p] += r * J[p] * e
+            g[p] += r * J[p]
         # Second derivatives of sigma: sigma_0k = E z_k, sigma_ij = A E (z_ij - z_i z_j).
+        sl1 = s * ell + 1.0
         Hm[0, 0] = 0.0
         Hm[0, 1] = Ez * zL0
         Hm[0, 2] = Ez * zs
         Hm[0, 3] = Ez * zw
-        Hm[1, 1] = AE * (s * (s - 1.0) * (z / ds) / ds - zL0 * zL0)
-        Hm[1, 2] = AE * (-(s * ell + 1.0) * z / ds - zL0 * zs)
-        Hm[1, 3] = AE * (s * s * z / (ds * w) - zL0 * zw)
+        Hm[1, 1] = AE * (s * (s - 1.0) * z_ds / ds - zL0 * zL0)
+        Hm[1, 2] = AE * (-sl1 * z_ds - zL0 * zs)
+        Hm[1, 3] = AE * (s * s * z_ds * inv_w - zL0 * zw)
         Hm[2, 2] = AE * (z * ell * ell - zs * zs)
-        Hm[2, 3] = AE * (-(s * ell + 1.0) * z / w - zs * zw)
-        Hm[3, 3] = AE * (s * (s + 1.0) * z / (w * w) - zw * zw)
+        Hm[2, 3] = AE * (-sl1 * z * inv_w - zs * zw)
+        Hm[3, 3] = AE * (s * (s + 1.0) * z * inv_w * inv_w - zw * zw)
         re = r * e
         for p in range(4):
+            wj = wgt * J[p]
             for q in range(p, 4):
-                h = wgt * J[p] * e * J[q] * e + re * Hm[p, q]
-                H[p, q] += h
+                H[p, q] += wj * J[q] + re * Hm[p, q]
         # (the lower triangle is mirrored by the caller)
     return total
 

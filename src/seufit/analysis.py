@@ -1094,7 +1094,8 @@ def analyze(
         Bootstrap replicates (default: 10,000 full / 20,000 conservative by the
         bootstrap article's rule); 0 switches the bootstrap off.
     jobs : int
-        Worker processes of the bootstrap; results do not depend on it.
+        Parallel workers of the bootstrap (threads with the compiled solver, processes
+        on the NumPy path); results do not depend on it.
     executor : concurrent.futures.Executor, optional
         Executor for the bootstrap (e.g. dask); overrides ``jobs``.
     zeros : {"auto", "exclude", "include"}

@@ -5,7 +5,8 @@ Randomness: all bootstrap counts are drawn in the parent process from one
 split, so the draws cannot depend on workers, chunk size or backend.  Fitting a
 chunk is deterministic and row-independent, so the results cannot either.
 
-Execution: serial, joblib processes (``jobs > 1``), or any
+Execution: serial, joblib workers (``jobs > 1``: threads when the work releases the
+GIL, as the compiled solver does, else processes), or any
 ``concurrent.futures.Executor`` (a dask ``Client.get_executor()`` included).
 """
 
@@ -45,6 +46,7 @@ def run_chunks(
     executor: Executor | None = None,
     progress: bool | None = None,
     desc: str = "bootstrap",
+    threads: bool = False,
 ) -> list:
     """Apply ``func`` to every payload, in order, serially or in parallel.
 
@@ -56,12 +58,15 @@ def run_chunks(
     sizes : sequence of int
         Replicates per chunk (for the progress bar).
     jobs : int
-        Worker processes through joblib when > 1 (-1: all cores); ignored when
-        ``executor`` is given.
+        Workers through joblib when > 1 (-1: all cores); ignored when ``executor``
+        is given.
     executor : concurrent.futures.Executor, optional
         Any executor, e.g. ``ProcessPoolExecutor`` or dask's ``client.get_executor()``.
     progress : bool or None
         Progress bar; None shows it only on a terminal.
+    threads : bool
+        joblib threads instead of processes: for work that releases the GIL (numba
+        ``nogil`` kernels), threads start instantly and copy nothing.
     """
     results: list = [None] * len(payloads)
     with _progress_bar(sum(sizes), desc, progress) as bar:
@@ -77,7 +82,8 @@ def run_chunks(
         else:
             from joblib import Parallel, delayed
 
-            par = Parallel(n_jobs=jobs, return_as="generator")
+            par = Parallel(n_jobs=jobs, return_as="generator",
+                           prefer="threads" if threads else "processes")
             for i, r in enumerate(par(delayed(func)(p) for p in payloads)):
                 results[i] = r
                 bar.update(sizes[i])

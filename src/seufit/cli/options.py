@@ -23,7 +23,7 @@ seed_option = click.option(
     help="Seed of every random draw; a fresh one is drawn and recorded when omitted.")
 jobs_option = click.option(
     "--jobs", type=int, default=1, show_default=True,
-    help="Worker processes of the bootstrap (-1: all cores); results are identical for any value.")
+    help="Parallel workers of the bootstrap (-1: all cores); results are identical for any value.")
 
 
 def read(data: str, no_tilt: bool):

@@ -503,7 +503,9 @@ def bootstrap(
     cl : float
         Interval level.
     jobs : int
-        Worker processes (joblib); results are identical for any value.
+        Parallel workers through joblib (-1: all cores): threads with the compiled
+        solver, which releases the GIL, processes on the NumPy path; results are
+        identical for any value.
     executor : concurrent.futures.Executor, optional
         E.g. dask ``client.get_executor()``; overrides ``jobs``.
     chunk_size : int
@@ -564,8 +566,10 @@ def bootstrap(
                          grid, extra_starts, fit_result.bounds if fit_result.user_bounds else None,
                          corner, solver))
         sizes.append(len(c))
+    # The compiled kernels release the GIL: threads then do what processes do, without
+    # starting workers or copying the counts (the NumPy path needs processes).
     parts = run_chunks(_fit_chunk, payloads, sizes=sizes, jobs=jobs, executor=executor,
-                       progress=progress)
+                       progress=progress, threads=solver != "numpy")
     theta = np.vstack([p[0] for p in parts])
     nll = np.concatenate([p[1] for p in parts])
     cause = np.concatenate([p[2] for p in parts])
