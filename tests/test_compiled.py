@@ -17,7 +17,7 @@ LET = np.array([1.5, 3.0, 6.0, 10.0, 20.0, 30.0, 45.0, 60.0])
 FLUENCE = np.full(LET.size, 1e7)
 INF4 = np.full(4, np.inf)
 # _weibull_nll's conditional-sigma_sat arguments, switched off (prof, a_lo, a_hi, scratch)
-NO_RESET = (False, 0.0, 0.0, np.empty((3, LET.size)))
+NO_RESET = (False, 0.0, 0.0, np.empty((3, LET.size)), _compiled._constants())
 
 
 def _problems(n_sets: int, seed: int, scale: float = 1.0):
@@ -267,7 +267,7 @@ def test_kernel_sets_sigma_sat_to_its_closed_form_conditional_optimum():
         g, H = np.zeros(4), np.zeros((4, 4))
         f = _compiled._weibull_nll(phi, kind, INF4, -INF4, LET, FLUENCE, N, W, 2, g, H,
                                    np.empty(4), np.empty((4, 4)), True, -50.0, 50.0,
-                                   np.empty((3, LET.size)))
+                                   np.empty((3, LET.size)), _compiled._constants())
         assert np.exp(phi[0]) == pytest.approx(a_hand, rel=1e-13)
         assert abs(g[0]) * a_hand < 1e-9 * np.sum(N)  # stationary in sigma_sat
         f_ref = poisson_nll_grad(np.array([a_hand, *theta[1:]]), LET[W > 0], FLUENCE[W > 0],
@@ -280,7 +280,8 @@ def test_kernel_sets_sigma_sat_to_its_closed_form_conditional_optimum():
         phi2 = phi.copy()
         _compiled._weibull_nll(phi2, kind, INF4, -INF4, LET, FLUENCE, N, W, 0, g, H,
                                np.empty(4), np.empty((4, 4)), True, -50.0,
-                               np.log(a_hand) - 0.5, np.empty((3, LET.size)))
+                               np.log(a_hand) - 0.5, np.empty((3, LET.size)),
+                               _compiled._constants())
         assert phi2[0] == np.log(a_hand) - 0.5
 
 
@@ -344,9 +345,24 @@ def test_first_backtrack_is_the_breakpoint_of_the_full_step():
     np.testing.assert_allclose(_first_backtrack(ph, move, lo, hi), expect, rtol=1e-12)
     for i in range(4):
         push = np.zeros(2)
-        got = _compiled._first_backtrack(ph[i], move[i], push, lo[i], hi[i])
+        got = _compiled._first_backtrack(ph[i], move[i], push, lo[i], hi[i], BREAKPOINT_MIN)
         assert got == pytest.approx(expect[i], rel=1e-12)
     # A pushed variable (epsilon-active) moves by its push, not its (zero) Newton step.
     got = _compiled._first_backtrack(np.array([0.0, 0.0]), np.zeros(2), np.array([0.0, 2.0]),
-                                     lo[0], hi[0])
+                                     lo[0], hi[0], BREAKPOINT_MIN)
     assert got == pytest.approx(0.5)  # push 2 leaves at 1/2: not below 1/2, halving
+
+
+def test_kernels_read_the_solver_constants_at_call_time(monkeypatch):
+    # numba keys its disk cache on _compiled.py's content only: constants frozen into a
+    # cached kernel would survive a change in optimize.py.  They are passed at run time,
+    # so the kernel follows the NumPy path when one changes.
+    from seufit import optimize
+
+    counts = _problems(10, seed=2)
+    base = _fit_rows(counts, "exclude", starts_per_row=2)
+    monkeypatch.setattr(optimize, "EPS_ACTIVE", 1e-9)
+    monkeypatch.setattr(optimize, "BREAKPOINT_MIN", 0.6)  # never: plain halving
+    changed = _fit_rows(counts, "exclude", starts_per_row=2)
+    assert np.any(changed[4].n_iter != base[4].n_iter)  # the kernel saw the new values
+    assert np.mean(changed[4].n_iter == changed[5].n_iter) > 0.8  # as the NumPy path did

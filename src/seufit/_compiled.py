@@ -22,10 +22,22 @@ import math
 
 import numpy as np
 
-# The NumPy path's constants, from where they are defined (numba freezes them at compile).
-from .likelihood import LAMBDA_FLOOR as _LAMBDA_FLOOR
-from .models import _Z_LOG_MAX
-from .optimize import BREAKPOINT_MIN, CAP_FLOOR, EPS_ACTIVE, LOGCAP_MAX_WIDTH
+# The NumPy path's constants, from where they are defined.  They reach the kernels as an
+# argument (``_constants()``), not as globals: numba freezes globals at compile time and
+# keys its on-disk cache on this file's content only, so a constant changed in another
+# module would otherwise keep running from a stale cache.
+from . import likelihood as _lik
+from . import models as _models
+from . import optimize as _opt
+
+# Indices into the constants array.
+_LAM_FLOOR, _ZMAX, _EPS_ACT, _CAP_FL, _WMAX, _BP_MIN = range(6)
+
+
+def _constants() -> np.ndarray:
+    """The solver constants, read at call time from their modules (see above)."""
+    return np.array([_lik.LAMBDA_FLOOR, _models._Z_LOG_MAX, _opt.EPS_ACTIVE, _opt.CAP_FLOOR,
+                     _opt.LOGCAP_MAX_WIDTH, _opt.BREAKPOINT_MIN])
 
 try:  # pragma: no cover - exercised by the environment, not by a test
     import numba
@@ -59,20 +71,21 @@ def _jit_inline(func):
 
 
 @_jit_inline
-def _kink_internal(v, kind_j, cap_j, hi_ij):
+def _kink_internal(v, kind_j, cap_j, hi_ij, cap_floor):
     """A kink value in internal coordinates; NaN when it is outside (above the cap)."""
     if kind_j == 1:
         return math.log(v) if v > 0.0 else np.nan
     if kind_j == 2:
         gap = cap_j - v
-        if gap > CAP_FLOOR * math.exp(hi_ij):  # exp(hi_ij): the box width
+        if gap > cap_floor * math.exp(hi_ij):  # exp(hi_ij): the box width
             return math.log(gap)
         return np.nan
     return v
 
 
 @_jit_inline
-def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a_lo, a_hi, S):
+def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a_lo, a_hi, S,
+                 cst):
     """Poisson NLL of the Weibull model at internal coordinates ``phi``.
 
     With ``order == 2`` also fills ``g`` (4,) and the upper triangle of ``H`` (4, 4):
@@ -84,7 +97,9 @@ def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a
     With ``prof`` (sigma_sat in log coordinates, free), ``phi[0]`` is first replaced by
     sigma_sat's conditional optimum at this shape, clipped to ``[a_lo, a_hi]`` (internal),
     as ``optimize._scale_reset`` does on the NumPy path; ``S`` (3, n) is scratch.
+    ``cst``: :func:`_constants`.
     """
+    z_max = cst[_ZMAX]
     # Written out, not through a helper: a call per parameter costs reference counting
     # on its array arguments (measured +40 % per evaluation).  Only let_th (index 1) can
     # be "logcap"; the dispatch admits the Weibull's own transforms only.
@@ -112,7 +127,7 @@ def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a
             d = x[i] - L0
             if d > 0.0:
                 ell = math.log(d) - logw
-                z = math.exp(min(s * ell, _Z_LOG_MAX))
+                z = math.exp(min(s * ell, z_max))
                 ome = -math.expm1(-z)
             else:
                 ell = -logw
@@ -139,7 +154,7 @@ def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a
             ome = S[2, i]
         elif above:
             ell = math.log(d) - logw
-            slog = min(s * ell, _Z_LOG_MAX)
+            slog = min(s * ell, z_max)
             z = math.exp(slog)
             ome = -math.expm1(-z)
         else:
@@ -147,7 +162,7 @@ def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a
             z = 0.0
             ome = 0.0
         lam = A * ome * expo[i]
-        lam_safe = max(lam, _LAMBDA_FLOOR)
+        lam_safe = max(lam, cst[_LAM_FLOOR])
         n = N[i]
         term = lam
         if n > 0.0:
@@ -295,7 +310,7 @@ def _sym_eig(A_in, evals, evecs, A):
 
 
 @_jit_inline
-def _first_backtrack(phi, step, push, s_lo, s_hi):
+def _first_backtrack(phi, step, push, s_lo, s_hi, bp_min):
     """Step length after a rejected full step (``optimize._first_backtrack``, one row)."""
     a_b = 1.0
     for a in range(phi.shape[0]):
@@ -304,14 +319,14 @@ def _first_backtrack(phi, step, push, s_lo, s_hi):
             a_b = min(a_b, (s_hi[a] - phi[a]) / m)
         elif m < 0.0 and phi[a] + m < s_lo[a]:
             a_b = min(a_b, (s_lo[a] - phi[a]) / m)
-    if BREAKPOINT_MIN < a_b < 0.5:
+    if bp_min < a_b < 0.5:
         return a_b
     return 0.5
 
 
 @_jit
 def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_iter, out_i, V,
-               M, Bw, S, prof_on):
+               M, Bw, S, prof_on, cst):
     """Projected Newton on one row, in place on ``phi`` (internal coordinates).
 
     Mirrors ``optimize.minimize_batch`` step for step.  ``out_i`` receives
@@ -337,7 +352,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
     # sigma_sat at its conditional optimum at every point evaluated (see _scale_reset)
     prof = kind[0] == 1 and not fixed[0] and prof_on
     f = _weibull_nll(phi, kind, cap, low, x, expo, N, W, 0, g, H, J, Hm, prof, lo_i[0], hi_i[0],
-                     S)
+                     S, cst)
     have_derivs = False
     n_eval = 1
     n_iter = 0
@@ -349,7 +364,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
     for _it in range(max_iter):
         if not have_derivs:
             _weibull_nll(phi, kind, cap, low, x, expo, N, W, 2, g, H, J, Hm, prof, lo_i[0],
-                         hi_i[0], S)
+                         hi_i[0], S, cst)
             n_eval += 1
         have_derivs = False
         n_iter += 1
@@ -379,10 +394,10 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
             # its gradient pointing out, leaves the Newton system and is moved onto the
             # bound.  Without this, a start a hair inside a bound (clip_inside) takes a
             # Newton step along the bound that the projection bends into nonsense.
-            width = min(hi_i[a] - lo_i[a], LOGCAP_MAX_WIDTH)  # as optimize._Coords.width_i
+            width = min(hi_i[a] - lo_i[a], cst[_WMAX])  # as optimize._Coords.width_i
             if kind[a] == 2:
                 width = 1.0  # logcap: relative distance to the cap
-            eps_a = EPS_ACTIVE * (max(width, 1e-12) if math.isfinite(width) else 1.0)
+            eps_a = cst[_EPS_ACT] * (max(width, 1e-12) if math.isfinite(width) else 1.0)
             on_lo = (phi[a] <= lo_i[a] + eps_a) and (gi[a] > 0)
             on_hi = (phi[a] >= hi_i[a] - eps_a) and (gi[a] < 0)
             act_lo[a] = on_lo
@@ -462,7 +477,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
                 # A linear kink parameter's upper bound is a wall (the threshold cap: a
                 # run with events gets lambda = 0 there), so a step stops short of it.
                 top = hi_i[kj]
-                s_hi[kj] = min(s_hi[kj], top - CAP_FLOOR * max(top - lo_i[kj], 1e-12))
+                s_hi[kj] = min(s_hi[kj], top - cst[_CAP_FL] * max(top - lo_i[kj], 1e-12))
         alpha = 1.0
         accepted = False
         f_old = f
@@ -477,7 +492,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
                 slope += gi[a] * (t - phi[a]) if push[a] != 0.0 else gf[a] * (t - phi[a])
             first = _ls == 0
             ft = _weibull_nll(trial, kind, cap, low, x, expo, N, W, 2 if first else 0, g2, H2, J,
-                              Hm, prof, lo_i[0], hi_i[0], S)
+                              Hm, prof, lo_i[0], hi_i[0], S, cst)
             n_eval += 1
             armijo = f_old + 1e-4 * slope
             gain = f_old - ft
@@ -498,7 +513,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
                 # outcome below (converged, phi unchanged) is the same after 40 halvings.
                 break
             if first:
-                alpha = _first_backtrack(phi, step, push, s_lo, s_hi)
+                alpha = _first_backtrack(phi, step, push, s_lo, s_hi, cst[_BP_MIN])
             else:
                 alpha *= 0.5
         if accepted:
@@ -536,7 +551,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
 
 @_jit
 def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, kv, tol, max_iter,
-               prof_on, fun, proj_grad, ints, act_lo, act_hi):
+               prof_on, cst, fun, proj_grad, ints, act_lo, act_hi):
     V = np.empty((14, 4))
     S = np.empty((3, x.shape[0]))
     M = np.empty((8, 4, 4))
@@ -546,10 +561,10 @@ def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, k
         d = data_row[r]
         if kj >= 0:  # the row's kinks in internal coordinates, once per row
             for q in range(kv.shape[0]):
-                kvi[q] = _kink_internal(kv[q], kind[kj], caps[r, kj], hi_i[r, kj])
+                kvi[q] = _kink_internal(kv[q], kind[kj], caps[r, kj], hi_i[r, kj], cst[_CAP_FL])
         f, pg, alo, ahi = _solve_one(phi[r], lo_i[r], hi_i[r], kind, lows[r], caps[r], x, expo,
                                      N[d], W[d], kj, kvi, tol, max_iter, ints[r], V, M, Bw, S,
-                                     prof_on)
+                                     prof_on, cst)
         fun[r] = f
         proj_grad[r] = pg
         for a in range(4):
@@ -586,7 +601,7 @@ def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kink
     kj, kv = (-1, np.empty(0)) if kinks is None else (int(kinks[0]), np.asarray(kinks[1], float))
     _solve_all(phi, _c(lo_i), _c(hi_i), _c(kind, np.int64), _c(lows), _c(caps), _c(x), _c(expo),
                _c(N), _c(W), _c(data_row, np.int64), kj, _c(kv), float(tol), int(max_iter),
-               bool(scale_reset), fun, proj_grad, ints, act_lo, act_hi)
+               bool(scale_reset), _constants(), fun, proj_grad, ints, act_lo, act_hi)
     return phi, fun, proj_grad, ints[:, 0], ints[:, 1], ints[:, 2], act_lo, act_hi
 
 
