@@ -155,6 +155,18 @@ def test_include_mode_adds_a_start_on_each_side_of_the_zero_run_kink():
     assert np.any(starts[:, 1] < 1.0) and np.any(starts[1:, 1] > 1.0)
 
 
+def test_archive_is_byte_identical_and_a_standard_npz(tmp_path, cic_boot):
+    import time
+
+    a = cic_boot.save(tmp_path / "a.npz").read_bytes()
+    time.sleep(2.1)  # zip timestamps have a 2 s resolution
+    b = cic_boot.save(tmp_path / "b.npz").read_bytes()
+    assert a == b
+    with np.load(tmp_path / "a.npz", allow_pickle=False) as z:  # plain numpy reads it
+        np.testing.assert_array_equal(z["draws_all"], cic_boot.draws_all)
+        np.testing.assert_array_equal(z["counts"], cic_boot.counts)
+
+
 def test_archive_roundtrip_and_other_level(tmp_path, cic_boot):
     path = cic_boot.save(tmp_path / "draws.npz")
     back = seufit.load_bootstrap(path)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["write_atomic", "write_json", "to_jsonable"]
+__all__ = ["write_atomic", "write_json", "to_jsonable", "npz_bytes"]
 
 
 def to_jsonable(obj):
@@ -53,3 +53,26 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> Path:
 def write_json(path: str | os.PathLike, obj) -> Path:
     """Atomic JSON with sorted keys off (order is meaningful), NaN/inf as null."""
     return write_atomic(path, json.dumps(to_jsonable(obj), indent=2) + "\n")
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """A compressed NPZ archive (what ``np.savez_compressed`` writes, readable by
+    ``np.load``), byte for byte the same for the same arrays.
+
+    ``np.savez_compressed`` stamps every zip entry with the current time, so the same
+    run archived twice differed in a few bytes; here every entry carries the zip
+    format's epoch (1980-01-01) and fixed permissions.
+    """
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, arr in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.asanyarray(arr), allow_pickle=False)
+            zf.writestr(info, member.getvalue())
+    return buf.getvalue()

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.stats import norm, skew
 
 from .._format import html_table, text_table
-from .._io import write_atomic
+from .._io import npz_bytes, write_atomic
 from .._provenance import provenance, versions
 from ..estimator import FAILURE_CAUSES, fit_counts
 from ..fit import FitResult
@@ -264,22 +264,18 @@ class BootstrapResult:
 
     def save(self, path: str | Path) -> Path:
         """Archive the draws with seed, configuration and versions (NPZ)."""
-        import io
-
         meta = {k: getattr(self, k) for k in ("names", "units", "seed", "config", "config_reason",
                                               "tol", "zeros", "cl", "ci_method", "ci_reason")}
         meta["at_bound"] = list(self.at_bound)
         meta["let_span"] = [float(v) for v in self.let_span]
         meta["provenance"] = self.provenance
         meta["versions"] = versions()
-        buf = io.BytesIO()
-        np.savez_compressed(buf, theta_hat=self.theta_hat, draws_all=self.draws_all,
-                            cause=self.cause, counts=self.counts, nll=self.nll,
-                            lam_hat=self.lam_hat, let=self.let, exposure=self.exposure,
-                            hessian_se=(np.full(len(self.names), np.nan)
-                                        if self.hessian_se is None else self.hessian_se),
-                            meta=np.array(json.dumps(meta)))
-        return write_atomic(path, buf.getvalue())
+        hse = np.full(len(self.names), np.nan) if self.hessian_se is None else self.hessian_se
+        arrays = dict(theta_hat=self.theta_hat, draws_all=self.draws_all, cause=self.cause,
+                      counts=self.counts, nll=self.nll, lam_hat=self.lam_hat, let=self.let,
+                      exposure=self.exposure, hessian_se=hse, meta=np.array(json.dumps(meta)))
+        # Same run, same bytes (no zip timestamps).
+        return write_atomic(path, npz_bytes(arrays))
 
 
 def load_bootstrap(path: str | Path, cl: float | None = None, ci: str = "auto") -> BootstrapResult:
