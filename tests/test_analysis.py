@@ -312,6 +312,29 @@ def test_views(cic):
     assert d["parameters"]["w"]["ci_method"] == cic.chosen
 
 
+def test_notebook_view_shows_the_curve_and_residual_figures(cic, monkeypatch):
+    import base64
+    import re
+
+    page = cic._repr_html_()
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(images) == 2  # cross-section and residuals
+    for data in images:
+        assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Cross-section against LET" in page and "Pearson residuals" in page
+
+    # A figure that fails to draw leaves a visible note, not an exception in the notebook.
+    import seufit.report.html as report_html
+
+    def boom(a, key):
+        raise RuntimeError("no renderer")
+
+    monkeypatch.setattr(report_html, "make_figure", boom)
+    page = cic._repr_html_()
+    assert "figure cross_section unavailable: RuntimeError: no renderer" in page
+    assert page.count("<table") >= 5
+
+
 def test_reproduce_command_quotes_paths():
     cmd = reproduce_command("my data/run 1.csv", {"zeros": "include", "cl": 0.9}, 7)
     assert cmd == ("seufit analyze 'my data/run 1.csv' -o REPORT_DIR --seed 7 --zeros include "

@@ -345,6 +345,7 @@ class Analysis:
             parts.append(html_table(["parameter", "estimate", "low", "high", "unit", "method",
                                      "note"], self.result_rows(),
                                     caption=f"result ({100 * self.cl:g} % intervals)"))
+        parts.append(self._figures_html())
         parts.append(html_table(["decision", "choice", "reason", "option"],
                                 self.decision_rows(), caption="decisions"))
         parts.append(checks_html(list(self.data_checks), caption="data checks"))
@@ -356,6 +357,38 @@ class Analysis:
                                     caption=f"all {100 * self.cl:g} % intervals (* = quoted)"))
         parts.append("</div>")
         return "".join(parts)
+
+    # Figures of the notebook view: the two that answer "does the curve follow the data"
+    # (the report has all of them; the bootstrap pairs alone take about a second).
+    NOTEBOOK_FIGURES = ("cross_section", "residuals")
+
+    def _figures_html(self) -> str:
+        """The notebook figures as inline PNG; a figure that cannot be drawn leaves a note."""
+        import base64
+        import io
+
+        from .report.html import figure_plan, make_figure
+
+        planned = figure_plan(self)[0]
+        out = []
+        for key in self.NOTEBOOK_FIGURES:
+            if key not in planned:
+                continue
+            try:
+                rf = make_figure(self, key)
+                buf = io.BytesIO()
+                rf.figure.savefig(buf, format="png", dpi=90, metadata={"Software": None})
+            except Exception as err:  # a display must not raise: say what is missing
+                out.append(f"<p><i>figure {html.escape(key)} unavailable: "
+                           f"{html.escape(type(err).__name__)}: {html.escape(str(err))}</i></p>")
+                continue
+            data = base64.b64encode(buf.getvalue()).decode("ascii")
+            out.append(f'<figure style="display:inline-block;margin:4px">'
+                       f'<img alt="{html.escape(rf.title)}" style="max-width:480px" '
+                       f'src="data:image/png;base64,{data}">'
+                       f"<figcaption><small>{html.escape(rf.title)}</small></figcaption>"
+                       f"</figure>")
+        return "<div>" + "".join(out) + "</div>" if out else ""
 
     def to_dict(self) -> dict:
         """Every number, JSON-safe; identical for the same data, options and seed."""
