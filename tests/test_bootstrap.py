@@ -242,3 +242,36 @@ def test_guarded_ci_falls_back_to_percentile_with_a_parameter_on_a_bound(cic_fit
     np.testing.assert_array_equal(guarded.ci_low, cic_boot.percentile[:, 0])
     mle = seufit.bootstrap(seufit.fit("example:mle_article"), n_boot=200, seed=1, ci="guarded")
     assert mle.ci_method == "bca"  # nothing on a bound: the series rule stands
+
+
+def test_provenance_names_the_path_that_ran_for_each_model(cic_fit):
+    from dataclasses import dataclass
+
+    from seufit.models import Weibull4
+    from seufit.optimize import compiled_enabled
+
+    @dataclass(frozen=True)
+    class Same(Weibull4):  # a subclass with its own formula: the NumPy path
+        def derivatives(self, theta, x, order=2):
+            return super().derivatives(theta, x, order)
+
+    fr = seufit.fit(cic_fit.data, model=Same())
+    assert fr.provenance["solver"] == "numpy"
+    boot = seufit.bootstrap(fr, n_boot=40, seed=3)
+    assert boot.provenance["solver"] == "numpy"
+    if compiled_enabled():
+        assert cic_fit.provenance["solver"].startswith("numba")
+    # Profiles minimise a statistic objective, which has no compiled kernel.
+    assert seufit.profile(cic_fit, params=["w"]).provenance["solver"] == "numpy"
+
+
+def test_threads_leave_the_process_wide_solver_setting_alone(cic_fit, cic_boot, monkeypatch):
+    # Worker threads already run under the parent's setting; entering solver_backend
+    # there would rewrite a process-wide value that other threads may be reading.
+    import seufit.uncertainty.bootstrap as bs
+
+    def forbidden(name):
+        raise AssertionError("solver_backend entered in a worker thread")
+
+    monkeypatch.setattr(bs, "solver_backend", forbidden)
+    _same(cic_boot, seufit.bootstrap(cic_fit, n_boot=400, seed=11, jobs=2, chunk_size=100))

@@ -184,3 +184,52 @@ def test_start_grid_carries_the_conditional_sigma_sat():
     assert inside.sum() > len(st) // 2
     np.testing.assert_allclose(st[inside, 0], A[inside], rtol=1e-12)
     assert np.all(st[~inside, 0] >= lo[0]) and np.all(st[~inside, 0] <= hi[0])
+
+
+def test_scale_reset_only_for_a_model_proportional_to_its_scale():
+    # A Weibull4 subclass with a known background term is no longer proportional to
+    # sigma_sat: it must not inherit the solver's closed-form sigma_sat reset (a review
+    # found such a fit stalled, 97 of 101 starts, and its bootstrap failed).
+    from dataclasses import dataclass
+
+    import pandas as pd
+
+    import seufit
+    from seufit.likelihood import PoissonObjective
+    from seufit.optimize import minimize_batch
+
+    @dataclass(frozen=True)
+    class WithBackground(Weibull4):
+        bg: float = 2e-7
+
+        def derivatives(self, theta, x, order=2):
+            f, J, H = super().derivatives(theta, x, order)
+            return f + self.bg, J, H
+
+    @dataclass(frozen=True)
+    class Scaled(Weibull4):  # still proportional, and says so
+        scale_index: int | None = 0
+
+        def derivatives(self, theta, x, order=2):
+            return super().derivatives(theta, x, order)
+
+    let = np.array([1.5, 3.0, 6.0, 10.0, 20.0, 30.0, 45.0, 60.0])
+    phi = np.full(let.size, 1e7)
+    model = WithBackground()
+    n = np.random.default_rng(3).poisson(
+        model.value(np.array([[2e-6, 2.0, 1.5, 15.0]]), let)[0] * phi).astype(float)
+    assert PoissonObjective(WEIBULL4, let, phi, n).scale_index == 0
+    assert PoissonObjective(model, let, phi, n).scale_index is None
+    assert PoissonObjective(Scaled(), let, phi, n).scale_index == 0
+    with pytest.raises(ValueError, match="no scale parameter"):
+        UserModel(func=lambda x, th: th[:, :1] * x[None, :], names=("a",)).scale_optimum(
+            np.ones((1, 1)), let, phi, n, np.ones_like(n))
+
+    fr = seufit.fit(pd.DataFrame({"let": let, "fluence": phi, "events": n}), model=model,
+                    zeros="include")
+    obj = PoissonObjective(model, let, phi, n)
+    lo, hi = model.default_bounds(let, n, phi)
+    ref = minimize_batch(obj, model.starts(let, n, phi, (lo, hi)), lo, hi, model.transforms,
+                         kinks=obj.kinks, scale_reset=False)
+    assert fr.converged
+    assert fr.nll == pytest.approx(np.min(np.where(ref.converged, ref.fun, np.inf)), abs=1e-6)

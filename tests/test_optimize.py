@@ -251,3 +251,23 @@ def test_mistyped_solver_setting_is_a_one_line_error(monkeypatch, capsys):
     assert main(["fit", "example:mle_article"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "SEUFIT_SOLVER must be auto or numpy" in err[0]
+
+
+@pytest.mark.parametrize("backend", ["auto", "numpy"])
+def test_infinite_lower_bound_of_a_linear_threshold_does_not_wall_it_in(backend):
+    # The step box of a linear kink parameter stops short of its upper bound by a
+    # fraction of the width; with an infinite lower bound that wall sat at -inf and
+    # let_th could not move (found in review; fit() itself rejects such bounds).
+    from seufit.optimize import solver_backend
+
+    d, fr = _mle_article()
+    lo, hi = fr.bounds
+    L = lo.copy()
+    L[1] = -np.inf
+    obj = PoissonObjective(WEIBULL4, d.let, d.exposure, d.events)
+    th0 = fr.theta.copy()
+    th0[1] = 0.5
+    with solver_backend(backend):
+        r = minimize_batch(obj, th0[None], L, hi, WEIBULL4.transforms, kinks=obj.kinks)
+    assert r.converged[0]
+    assert r.fun[0] == pytest.approx(fr.nll, abs=1e-6)

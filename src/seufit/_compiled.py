@@ -477,7 +477,10 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
                 # A linear kink parameter's upper bound is a wall (the threshold cap: a
                 # run with events gets lambda = 0 there), so a step stops short of it.
                 top = hi_i[kj]
-                s_hi[kj] = min(s_hi[kj], top - cst[_CAP_FL] * max(top - lo_i[kj], 1e-12))
+                width = top - lo_i[kj]
+                if not math.isfinite(width):
+                    width = 1.0  # as the NumPy path: no wall at -inf
+                s_hi[kj] = min(s_hi[kj], top - cst[_CAP_FL] * max(width, 1e-12))
         alpha = 1.0
         accepted = False
         f_old = f

@@ -29,16 +29,20 @@ def versions() -> dict[str, str | None]:
     }
 
 
-def _solver() -> str:
+def _solver(model=None) -> str:
     # Which solver path ran: the compiled kernels and the NumPy path agree to the
     # convergence tolerance, not bit for bit, so a record says which one it was.
     from .optimize import backend_name
 
-    return backend_name()
+    return backend_name(model)
 
 
-def provenance(data, options: dict, seed: int | None = None) -> dict:
-    """Provenance block: no timestamp, so that the same inputs give the same record."""
+def provenance(data, options: dict, seed: int | None = None, *, model=None,
+               solver: str | None = None) -> dict:
+    """Provenance block: no timestamp, so that the same inputs give the same record.
+
+    ``solver``: the solver path that ran; default the path of Poisson fits of ``model``.
+    """
     out = {
         "package": "seufit",
         "version": _version("seufit"),
@@ -46,7 +50,7 @@ def provenance(data, options: dict, seed: int | None = None) -> dict:
         "input": data.source,
         "input_sha256": data.sha256,
         "options": dict(options),
-        "solver": _solver(),
+        "solver": solver if solver is not None else _solver(model),
     }
     if seed is not None:
         out["seed"] = seed

@@ -898,7 +898,7 @@ def _limits_only(d: TestData, zeros: str, cl: float, reason: str) -> FitResult:
         at_bound=(), proj_grad=None, n_iter=0, n_eval=0, n_starts=0, method="newton",
         hessian=None, hessian_eigenvalues=None, hessian_status="not computed", covariance=None,
         se=None, ci_low=None, ci_high=None, cl=cl, upper_limits=limits, local_optima=None,
-        messages=tuple(d.notes), provenance=provenance(d, options))
+        messages=tuple(d.notes), provenance=provenance(d, options, model=WEIBULL4))
 
 
 def _child_seed(seed: int, k: int) -> int:

@@ -374,7 +374,7 @@ def fit(
     options = {"model": model.label, "zeros": zeros, "variant": variant, "cl": cl,
                "sided": sided, "method": method, "tilt": d.tilt_corrected,
                "bounds": "data" if bounds is None else np.asarray(bounds, float).tolist()}
-    prov = provenance(d, options)
+    prov = provenance(d, options, model=model)
     events = d.events
     zero = events == 0
     labels = d.labels()

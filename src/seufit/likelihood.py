@@ -94,8 +94,9 @@ class PoissonObjective:
 
     @property
     def scale_index(self):
-        """The model's multiplicative scale parameter (``Model.scale_index``) or None."""
-        return getattr(self.model, "scale_index", None)
+        """The model's multiplicative scale parameter (``Model.proportional_scale``) or None."""
+        get = getattr(self.model, "proportional_scale", None)
+        return None if get is None else get()
 
     def scale_optimum(self, theta: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Conditional optimum of the scale parameter at each row's shape, ``(B,)``.

@@ -57,13 +57,31 @@ class Model:
         """Box ``(lower, upper)`` derived from the data, each of shape ``(p,)``."""
         raise NotImplementedError
 
+    def proportional_scale(self) -> int | None:
+        """``scale_index`` where it holds for this model's own formula, else None.
+
+        A subclass that overrides :meth:`derivatives` (a background term, say) without
+        declaring ``scale_index`` itself inherits the parent's, though its model may no
+        longer be proportional to that parameter: it gets None.
+        """
+        j = self.scale_index
+        if j is None:
+            return None
+        owner = next((c for c in type(self).__mro__ if "scale_index" in vars(c)), None)
+        if owner is None or type(self).derivatives is not owner.derivatives:
+            return None
+        return j
+
     def scale_optimum(self, theta, x, exposure, counts, weights) -> np.ndarray:
         """Conditional Poisson optimum of the scale parameter (``scale_index``), ``(m,)``.
 
         For a fixed shape S (the model at unit scale) the Poisson NLL is lowest at
         scale = sum W N / sum W S E (unclipped); NaN where the model is 0 at every run.
-        ``counts`` and ``weights``: ``(n,)`` or ``(m, n)``.
+        ``counts`` and ``weights``: ``(n,)`` or ``(m, n)``.  (Where a run with events has
+        an expected count below the likelihood's floor, the floored NLL's optimum differs.)
         """
+        if self.scale_index is None:
+            raise ValueError(f"{type(self).__name__} declares no scale parameter")
         unit = np.array(theta, float, copy=True)
         unit[:, self.scale_index] = 1.0
         W = np.broadcast_to(np.asarray(weights, float), (len(unit), len(x)))

@@ -54,11 +54,20 @@ def compiled_enabled() -> bool:
     return _setting() != "numpy" and _compiled.AVAILABLE
 
 
-def backend_name() -> str:
-    """The solver path used for the Weibull model (recorded in provenance)."""
+def compiled_applies(model) -> bool:
+    """True when the compiled kernel implements ``model``'s formula: the built-in Weibull
+    (not a subclass that changes its formula) in its own coordinates."""
+    from .models import Weibull4
+
+    return (isinstance(model, Weibull4) and type(model).derivatives is Weibull4.derivatives
+            and tuple(model.transforms) == Weibull4.transforms)
+
+
+def backend_name(model=None) -> str:
+    """The solver path of Poisson fits (of ``model``, when given), for provenance."""
     from . import _compiled
 
-    if not compiled_enabled():
+    if not compiled_enabled() or (model is not None and not compiled_applies(model)):
         return "numpy"
     return _compiled.backend_info()
 
@@ -266,9 +275,10 @@ def minimize_batch(
         Where the objective has a multiplicative scale parameter in log coordinates
         (``objective.scale_index``, e.g. sigma_sat with a Poisson likelihood), put it at
         its closed-form conditional optimum at the start and at every trial point of the
-        line search (rows where it is not fixed).  That only lowers the objective, and
-        it cuts the Newton iterations along the sigma_sat-w ridge of curves that do
-        not saturate (docs/bootstrap.md).
+        line search (rows where it is not fixed).  That lowers the objective (except
+        where a run with events has an expected count below the likelihood's floor, far
+        from any optimum), and it cuts the Newton iterations along the sigma_sat-w
+        ridge of curves that do not saturate (docs/bootstrap.md).
 
     Returns
     -------
@@ -396,7 +406,10 @@ def minimize_batch(
                 # run with events gets lambda = 0 there), so a step stops short of it.
                 cap = hi_i[a[idx], kj]
                 with np.errstate(invalid="ignore"):
-                    wall = cap - CAP_FLOOR * np.maximum(cap - lo_i[a[idx], kj], 1e-12)
+                    width = cap - lo_i[a[idx], kj]
+                    # (an infinite lower bound: a unit width, not a wall at -inf)
+                    width = np.where(np.isfinite(width), width, 1.0)
+                    wall = cap - CAP_FLOOR * np.maximum(width, 1e-12)
                 step_hi[:, kj] = np.minimum(step_hi[:, kj], np.where(np.isfinite(cap), wall,
                                                                      np.inf))
         for _ls in range(40):
@@ -533,11 +546,9 @@ def _compiled_spec(objective, p, data_rows):
     that changes its formula) when numba is importable and the NumPy path is not forced.
     """
     from .likelihood import PoissonObjective
-    from .models import Weibull4
 
     if (not compiled_enabled() or type(objective) is not PoissonObjective or p != 4
-            or type(objective.model).derivatives is not Weibull4.derivatives
-            or objective.model.transforms != Weibull4.transforms):
+            or not compiled_applies(objective.model)):
         return None
     N = np.asarray(objective.counts, float)
     W = np.ones(N.shape[-1]) if objective.weights is None else np.asarray(objective.weights, float)

@@ -437,10 +437,19 @@ def _band(r: BootstrapResult, D, cl: float, n_grid: int = 60) -> dict:
 
 def _fit_chunk(payload):
     model, x, expo, counts, starts, zeros, tol, grid, extra, bounds, corner, solver = payload
+
+    def run():
+        return fit_counts(model, x, expo, counts, starts, zeros=zeros, tol=tol, screen=grid,
+                          extra_starts=extra, bounds=bounds, corner_start=corner)
+
     # The parent's solver path (SEUFIT_SOLVER / solver_backend) holds in every worker too.
-    with solver_backend(solver):
-        bf = fit_counts(model, x, expo, counts, starts, zeros=zeros, tol=tol, screen=grid,
-                        extra_starts=extra, bounds=bounds, corner_start=corner)
+    # A thread of the parent already has it: the process-wide setting is then left alone
+    # (another thread of the application may be using it).
+    if solver == ("numpy" if backend_name() == "numpy" else "auto"):
+        bf = run()
+    else:
+        with solver_backend(solver):
+            bf = run()
     return bf.theta, bf.nll, bf.cause
 
 
@@ -563,9 +572,10 @@ def bootstrap(
                          corner, solver))
         sizes.append(len(c))
     # The compiled kernels release the GIL: threads then do what processes do, without
-    # starting workers or copying the counts (the NumPy path needs processes).
+    # starting workers or copying the counts.  The NumPy path (forced, or a model the
+    # kernel does not implement) runs in processes.
     parts = run_chunks(_fit_chunk, payloads, sizes=sizes, jobs=jobs, executor=executor,
-                       progress=progress, threads=solver != "numpy")
+                       progress=progress, threads=backend_name(fit_result.model) != "numpy")
     theta = np.vstack([p[0] for p in parts])
     nll = np.concatenate([p[1] for p in parts])
     cause = np.concatenate([p[2] for p in parts])
@@ -590,7 +600,8 @@ def bootstrap(
                       draws_all=theta, cause=cause, counts=counts, nll=nll, lam_hat=lam,
                       let=fd.let, exposure=fd.exposure, seed=seed, config=config,
                       config_reason=cfg_reason, tol=tol, zeros=fit_result.zeros,
-                      hessian_se=hse, provenance=provenance(fit_result.data, options, seed),
+                      hessian_se=hse, provenance=provenance(fit_result.data, options, seed,
+                                                                     model=fit_result.model),
                       fit=fit_result, at_bound=tuple(fit_result.at_bound),
                       let_span=(float(fit_result.data.let.min()), float(fit_result.data.let.max())))
     return _summarise(raw, cl=cl, ci=ci)

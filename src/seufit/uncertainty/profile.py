@@ -635,7 +635,7 @@ def profile(
         low_valid=np.array(lval, bool), high_valid=np.array(hval, bool), curves=tuple(curves),
         bounds=(lo, hi), n_rows=eng.n_rows, n_batches=eng.n_batches,
         model=model.label, source=fit_result.data.source, messages=tuple(messages),
-        provenance=provenance(fit_result.data, options, seed))
+        provenance=provenance(fit_result.data, options, seed, solver="numpy"))
 
 
 # --------------------------------------------------------------------------- helpers

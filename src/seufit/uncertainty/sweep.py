@@ -393,4 +393,4 @@ def sweep(
         low_at_bound=low_bound, high_at_bound=high_bound, low_at_edge=low_edge,
         high_at_edge=high_edge, bounds=(lo, hi), model=model.label,
         source=fit_result.data.source, profile=prof, messages=tuple(messages),
-        provenance=provenance(fit_result.data, options, seed))
+        provenance=provenance(fit_result.data, options, seed, solver="numpy"))
