@@ -213,6 +213,7 @@ def _second_corner(model, obj, lo, hi, cp, row, is_corner, res, th, f, st, it, k
     Measured on 6,000 replicates of the benchmark's 30-event dataset (docs/bootstrap.md):
     misses 13 -> 6, for 7 % more time (about a quarter of the replicates get the start).
     """
+    # Indices are the Weibull's (the only model with corner points): 2 is s, 3 is w.
     ci = np.flatnonzero(is_corner)
     on_b = res.at_lower[ci, 2:].any(axis=1)  # s or w on its lower bound
     stuck = row[ci[on_b]]
