@@ -30,6 +30,13 @@ FAILURE_CAUSES = {
     4: "non-finite likelihood",
 }
 _SOLVER_TO_CAUSE = {0: 0, 1: 2, 2: 3, 3: 4}
+# A screen point within this many NLL units above a dataset's fit also triggers the refit
+# from its best screen points (a point below the fit proves a better optimum; a near tie
+# elsewhere in the box often sits next to one in the flat likelihoods of sparse data).
+# The refit keeps a result only where it is lower.  Measured on 6,000 replicates of the
+# benchmark's 30-event dataset: misses 6 -> 2 for 11 % more time there, none on the
+# bundled examples (docs/bootstrap.md).
+NEAR_TIE = 5e-3
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,8 @@ def fit_counts(
         of every dataset is evaluated on the grid (moved into its box, see
         ``Model.screen``); a dataset where some grid point already beats
         its fit is provably not at its optimum and is refitted from its three
-        best grid points.  Costs G likelihood evaluations per dataset.
+        best grid points, as is one where a grid point comes within ``NEAR_TIE``
+        of it.  Costs G likelihood evaluations per dataset.
     extra_starts : int
         With ``screen``: also start every dataset from its ``extra_starts`` best
         grid points (for sparse data, whose likelihood has many local optima).
@@ -244,8 +252,9 @@ def _refit_flagged(model, obj, lo, hi, pts, fg, th, f, st, it, kinks, tol, max_i
 
     ``pts (m, K, p)`` and ``fg (m, K)``: each dataset's best grid points, best first.
     """
-    # A grid point below the fit (beyond round-off) proves the fit is a local optimum.
-    flagged = np.flatnonzero(fg[:, 0] < f - 1e-9 * np.maximum(1.0, np.abs(f)))
+    # A grid point below the fit (beyond round-off) proves the fit is a local optimum; one
+    # within NEAR_TIE above it is worth a look too (see NEAR_TIE).
+    flagged = np.flatnonzero(fg[:, 0] < f + NEAR_TIE)
     k = min(n_best, fg.shape[1])
     return _refit_from(model, obj, lo, hi, flagged, pts[flagged, :k], th, f, st, it, kinks,
                        tol, max_iter)
