@@ -248,7 +248,8 @@ def _merge_best(pts, fg, cp, fc):
 
 def _refit_flagged(model, obj, lo, hi, pts, fg, th, f, st, it, kinks, tol, max_iter,
                    n_best: int = 3):
-    """Refit, from their best grid points, the datasets that a grid point beats.
+    """Refit, from their best grid points, the datasets that a grid point beats or nearly
+    ties (``NEAR_TIE``).
 
     ``pts (m, K, p)`` and ``fg (m, K)``: each dataset's best grid points, best first.
     """

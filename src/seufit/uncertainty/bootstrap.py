@@ -521,7 +521,8 @@ def bootstrap(
         Every replicate is warm-started at the MLE (below 50 events also at its best
         threshold-corner point), then screened on a grid over the data fit's box
         (dense below 50 events) plus its corner points, and refitted where one beats
-        its fit.  This adds the replicate's best grid points as starts too; ``auto``:
+        its fit or comes within ``estimator.NEAR_TIE`` of it.  This adds the
+        replicate's best grid points as starts too; ``auto``:
         0 (the corner start made them unnecessary).  Measured in docs/bootstrap.md.
 
     Returns
