@@ -187,23 +187,38 @@ def _mle_article():
     return d, seufit.fit(d)
 
 
-@pytest.mark.parametrize("backend", ["auto", "numpy"])
-@pytest.mark.parametrize("upper", [1e3, 1e8, np.inf])
-def test_wide_or_infinite_threshold_upper_bound_still_reaches_the_optimum(backend, upper):
+def _solve_with_threshold_bounds(backend, lower, upper, start):
+    """The mle_article data from let_th = ``start``, let_th's bounds replaced (None: the
+    data fit's)."""
     from seufit.optimize import solver_backend
 
     d, fr = _mle_article()
-    lo, hi = fr.bounds
-    H = hi.copy()
-    H[1] = upper
+    lo, hi = fr.bounds[0].copy(), fr.bounds[1].copy()
+    lo[1] = lo[1] if lower is None else lower
+    hi[1] = hi[1] if upper is None else upper
     obj = PoissonObjective(WEIBULL4, d.let, d.exposure, d.events)
     th0 = fr.theta.copy()
-    th0[1] = 4.0
+    th0[1] = start
     with solver_backend(backend):
-        r = minimize_batch(obj, th0[None], lo, H, WEIBULL4.transforms, kinks=obj.kinks)
+        r = minimize_batch(obj, th0[None], lo, hi, WEIBULL4.transforms, kinks=obj.kinks)
     assert r.converged[0]
     assert r.fun[0] == pytest.approx(fr.nll, abs=1e-6)
+    return r
+
+
+@pytest.mark.parametrize("backend", ["auto", "numpy"])
+@pytest.mark.parametrize("upper", [1e3, 1e8, np.inf])
+def test_wide_or_infinite_threshold_upper_bound_still_reaches_the_optimum(backend, upper):
+    r = _solve_with_threshold_bounds(backend, None, upper, 4.0)
     assert not r.at_lower[0, 1] and not r.at_upper[0, 1]  # interior, whatever the box
+
+
+@pytest.mark.parametrize("backend", ["auto", "numpy"])
+def test_infinite_lower_bound_of_a_linear_threshold_does_not_wall_it_in(backend):
+    # The step box of a linear kink parameter stops short of its upper bound by a
+    # fraction of the width; with an infinite lower bound that wall sat at -inf and
+    # let_th could not move (found in review; fit() itself rejects such bounds).
+    _solve_with_threshold_bounds(backend, -np.inf, None, 0.5)
 
 
 def test_fit_rejects_infinite_bounds_of_the_weibull_in_one_line():
@@ -252,22 +267,3 @@ def test_mistyped_solver_setting_is_a_one_line_error(monkeypatch, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "SEUFIT_SOLVER must be auto or numpy" in err[0]
 
-
-@pytest.mark.parametrize("backend", ["auto", "numpy"])
-def test_infinite_lower_bound_of_a_linear_threshold_does_not_wall_it_in(backend):
-    # The step box of a linear kink parameter stops short of its upper bound by a
-    # fraction of the width; with an infinite lower bound that wall sat at -inf and
-    # let_th could not move (found in review; fit() itself rejects such bounds).
-    from seufit.optimize import solver_backend
-
-    d, fr = _mle_article()
-    lo, hi = fr.bounds
-    L = lo.copy()
-    L[1] = -np.inf
-    obj = PoissonObjective(WEIBULL4, d.let, d.exposure, d.events)
-    th0 = fr.theta.copy()
-    th0[1] = 0.5
-    with solver_backend(backend):
-        r = minimize_batch(obj, th0[None], L, hi, WEIBULL4.transforms, kinks=obj.kinks)
-    assert r.converged[0]
-    assert r.fun[0] == pytest.approx(fr.nll, abs=1e-6)

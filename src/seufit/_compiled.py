@@ -96,7 +96,7 @@ def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a
 
     With ``prof`` (sigma_sat in log coordinates, free), ``phi[0]`` is first replaced by
     sigma_sat's conditional optimum at this shape, clipped to ``[a_lo, a_hi]`` (internal),
-    as ``optimize._scale_reset`` does on the NumPy path; ``S`` (3, n) is scratch.
+    as ``optimize._scale_reset`` does on the NumPy path.  ``S`` (3, n) is scratch.
     ``cst``: :func:`_constants`.
     """
     z_max = cst[_ZMAX]
@@ -116,30 +116,30 @@ def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a
                 H[i, j] = 0.0
     logw = math.log(w)
     inv_w = 1.0 / w
-    if prof:
-        # First pass: the curve at unit sigma_sat (kept in S for the second pass).
-        D = 0.0
-        tot = 0.0
-        for i in range(x.shape[0]):
-            wi = W[i]
-            if wi == 0.0:
-                continue
-            d = x[i] - L0
-            if d > 0.0:
-                ell = math.log(d) - logw
-                z = math.exp(min(s * ell, z_max))
-                ome = -math.expm1(-z)
-            else:
-                ell = -logw
-                z = 0.0
-                ome = 0.0
-            S[0, i] = ell
-            S[1, i] = z
-            S[2, i] = ome
-            D += wi * ome * expo[i]
-            tot += wi * N[i]
-        if D > 0.0 and tot > 0.0:
-            phi[0] = min(max(math.log(tot / D), a_lo), a_hi)
+    # First pass: the curve at unit sigma_sat per run, kept in S for the second pass (and,
+    # with prof, the sums that give sigma_sat's conditional optimum).
+    D = 0.0
+    tot = 0.0
+    for i in range(x.shape[0]):
+        wi = W[i]
+        if wi == 0.0:
+            continue
+        d = x[i] - L0
+        if d > 0.0:
+            ell = math.log(d) - logw
+            z = math.exp(min(s * ell, z_max))
+            ome = -math.expm1(-z)
+        else:
+            ell = -logw
+            z = 0.0
+            ome = 0.0
+        S[0, i] = ell
+        S[1, i] = z
+        S[2, i] = ome
+        D += wi * ome * expo[i]
+        tot += wi * N[i]
+    if prof and D > 0.0 and tot > 0.0:
+        phi[0] = min(max(math.log(tot / D), a_lo), a_hi)
     A = math.exp(phi[0]) if kind[0] == 1 else phi[0]
     total = 0.0
     for i in range(x.shape[0]):
@@ -148,19 +148,9 @@ def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a
             continue
         d = x[i] - L0
         above = d > 0.0
-        if prof:
-            ell = S[0, i]
-            z = S[1, i]
-            ome = S[2, i]
-        elif above:
-            ell = math.log(d) - logw
-            slog = min(s * ell, z_max)
-            z = math.exp(slog)
-            ome = -math.expm1(-z)
-        else:
-            ell = -logw
-            z = 0.0
-            ome = 0.0
+        ell = S[0, i]
+        z = S[1, i]
+        ome = S[2, i]
         lam = A * ome * expo[i]
         lam_safe = max(lam, cst[_LAM_FLOOR])
         n = N[i]
