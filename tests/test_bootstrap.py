@@ -275,3 +275,11 @@ def test_threads_leave_the_process_wide_solver_setting_alone(cic_fit, cic_boot, 
 
     monkeypatch.setattr(bs, "solver_backend", forbidden)
     _same(cic_boot, seufit.bootstrap(cic_fit, n_boot=400, seed=11, jobs=2, chunk_size=100))
+
+
+@pytest.mark.parametrize("jobs", [0, 1.5])
+def test_jobs_must_be_a_non_zero_whole_number_even_for_one_chunk(cic_fit, jobs):
+    # A single chunk runs serially, so joblib never saw jobs=0: it passed silently then,
+    # and failed with joblib's own message for larger runs.
+    with pytest.raises(ValueError, match="jobs must be a non-zero whole number"):
+        seufit.bootstrap(cic_fit, n_boot=40, seed=1, jobs=jobs)

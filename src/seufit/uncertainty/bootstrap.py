@@ -546,6 +546,8 @@ def bootstrap(
         raise ValueError(f"n_boot must be at least 20, got {n_boot}")
     if chunk_size < 1:
         raise ValueError("chunk_size must be positive")
+    if int(jobs) != jobs or jobs == 0:  # whatever the number of chunks (joblib: -1 = all)
+        raise ValueError(f"jobs must be a non-zero whole number, got {jobs}")
     tol = CONFIGS[config]["tol"]
     seed = resolve_seed(seed)
     lam = fit_result.predict(fd.let) * fd.exposure
