@@ -287,7 +287,7 @@ def test_kernel_sets_sigma_sat_to_its_closed_form_conditional_optimum():
 
 @pytest.mark.parametrize("backend", ["auto", "numpy"])
 def test_scale_reset_reaches_the_same_optima(backend):
-    counts = _problems(30, seed=8)
+    counts = _problems(300, seed=9)
     W = (counts > 0).astype(float)
     lo, hi = WEIBULL4.batch_bounds(LET, counts, FLUENCE, W)
     obj = PoissonObjective(WEIBULL4, LET, FLUENCE, counts, W)
@@ -300,7 +300,8 @@ def test_scale_reset_reaches_the_same_optima(backend):
     both = on.converged & off.converged
     assert both.mean() > 0.9
     # Same local optimum from the same start in most rows.  From this poor common start
-    # the reset lands in a lower one more often than not (measured: 4 rows against 1).
+    # the reset lands in a lower one more often than not (measured: 28 rows against 13;
+    # on 1,200 problems of four seeds 112 against 56, though 30 problems can go either way).
     same = np.abs(on.fun - off.fun) < 1e-7
     assert same[both].mean() > 0.8
     assert np.sum(on.fun < off.fun - 1e-7) >= np.sum(off.fun < on.fun - 1e-7)
@@ -366,3 +367,35 @@ def test_kernels_read_the_solver_constants_at_call_time(monkeypatch):
     changed = _fit_rows(counts, "exclude", starts_per_row=2)
     assert np.any(changed[4].n_iter != base[4].n_iter)  # the kernel saw the new values
     assert np.mean(changed[4].n_iter == changed[5].n_iter) > 0.8  # as the NumPy path did
+
+
+@pytest.mark.parametrize("solver", ["auto", "numpy"])
+def test_a_run_left_out_adds_no_kink(solver):
+    # A replicate's zero-event run under zeros="exclude" has weight 0: the solver must
+    # follow the same path as on the data without that run.  Stopping a let_th step at
+    # that run's LET (a kink only when the run is in the likelihood) costs iterations.
+    counts = _problems(60, seed=4)
+    W = (counts > 0).astype(float)
+    lo, hi = WEIBULL4.batch_bounds(LET, counts, FLUENCE, W)
+    has = np.flatnonzero((counts[:, :3] == 0).any(axis=1) & (counts[:, 3:] > 0).all(axis=1))
+    assert has.size >= 5
+    obj = PoissonObjective(WEIBULL4, LET, FLUENCE, counts, W)
+    rng = np.random.default_rng(1)
+    rows = np.repeat(has, 4)
+    u = rng.uniform(size=(rows.size, 4))
+    th0 = clip_inside(lo[rows] + u * (hi[rows] - lo[rows]), lo[rows], hi[rows])
+    with solver_backend(solver):
+        full = minimize_batch(obj, th0, lo[rows], hi[rows], WEIBULL4.transforms, rows=rows,
+                              kinks=obj.kinks)
+        every = minimize_batch(obj, th0, lo[rows], hi[rows], WEIBULL4.transforms, rows=rows,
+                               kinks=obj.kinks[:2])  # every LET taken as a kink
+        for i, d in enumerate(rows):
+            m = counts[d] > 0
+            red = PoissonObjective(WEIBULL4, LET[m], FLUENCE[m], counts[d, m])
+            r = minimize_batch(red, th0[i:i + 1], lo[d], hi[d], WEIBULL4.transforms,
+                               kinks=red.kinks)
+            assert full.n_iter[i] == r.n_iter[0]
+            # (the NumPy path sums the weight-0 terms too: round-off differs)
+            np.testing.assert_allclose(full.theta[i], r.theta[0], rtol=1e-8, atol=0.0)
+    # The dead kinks do change the path when taken as kinks (the check above can fail).
+    assert np.any(every.n_iter != full.n_iter)

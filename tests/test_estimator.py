@@ -119,3 +119,28 @@ def test_a_near_tie_on_the_screen_triggers_the_refit(monkeypatch):
     assert run().nll[0] <= ref + 1e-6
     monkeypatch.setattr(est, "NEAR_TIE", -1e-9)  # only a point that beats the fit
     assert run().nll[0] > ref + 1e-3
+
+
+def test_a_run_left_out_gets_no_threshold_start_in_dense_data(monkeypatch):
+    # Under zeros="exclude" a replicate's zero-event run below its lowest LET with events is
+    # no kink: no start of its own, except with the corner start (sparse data), where the
+    # extra let_th starts were measured to help (docs/bootstrap.md).
+    import seufit.estimator as est
+
+    seen = []
+    real = est.minimize_batch
+
+    def spy(obj, th0, *a, **k):
+        seen.append(len(th0))
+        return real(obj, th0, *a, **k)
+
+    monkeypatch.setattr(est, "minimize_batch", spy)
+    start = np.array([[5.8e-7, 1.0, 2.0, 10.0]])
+    N0 = np.array([0, 0, 7, 4, 6, 4, 8.0])  # two runs without events below the first hit
+    for zeros, corner, rows in [("exclude", False, 1), ("exclude", True, 1 + 1 + 3),
+                                ("include", False, 1 + 3)]:
+        seen.clear()
+        fit_counts(WEIBULL4, LET, PHI, N0[None], start, zeros=zeros,
+                   screen=WEIBULL4.screen_grid(DATA_BOX) if corner else None,
+                   corner_start=corner)
+        assert seen[0] == rows, (zeros, corner)

@@ -131,3 +131,16 @@ def test_objective_never_returns_nan_or_inf(theta):
         assert np.all(np.isfinite(arr)), arr
     # A run with events and a vanishing expectation costs a lot: far above any fit.
     assert nll[0] > poisson_nll(THETAS[0], X, PHI, N)
+
+
+def test_kinks_mark_only_runs_in_each_datasets_likelihood():
+    x = np.array([2.0, 5.0, 5.0, 10.0])
+    N = np.array([[0.0, 3, 0, 4], [1.0, 0, 0, 2]])
+    W = (N > 0).astype(float)
+    j, kv, live = PoissonObjective(WEIBULL4, x, np.ones(4), N, W).kinks
+    assert j == 1
+    np.testing.assert_array_equal(kv, [2.0, 5.0, 10.0])
+    # LET 5 has two runs: live in dataset 0 (one of them has events), dead in dataset 1.
+    np.testing.assert_array_equal(live, [[False, True, True], [True, False, True]])
+    # Without weights every run is in the likelihood: no mask.
+    assert len(PoissonObjective(WEIBULL4, x, np.ones(4), N).kinks) == 2

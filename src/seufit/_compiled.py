@@ -341,9 +341,10 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
         fixed[k] = lo_i[k] >= hi_i[k]
     # sigma_sat at its conditional optimum at every point evaluated (see _scale_reset)
     prof = kind[0] == 1 and not fixed[0] and prof_on
-    f = _weibull_nll(phi, kind, cap, low, x, expo, N, W, 0, g, H, J, Hm, prof, lo_i[0], hi_i[0],
+    # The start is evaluated with derivatives: the first iteration needs them.
+    f = _weibull_nll(phi, kind, cap, low, x, expo, N, W, 2, g, H, J, Hm, prof, lo_i[0], hi_i[0],
                      S, cst)
-    have_derivs = False
+    have_derivs = True
     n_eval = 1
     n_iter = 0
     status = 1
@@ -543,8 +544,8 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
 
 
 @_jit
-def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, kv, tol, max_iter,
-               prof_on, cst, fun, proj_grad, ints, act_lo, act_hi):
+def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, kv, live, tol,
+               max_iter, prof_on, cst, fun, proj_grad, ints, act_lo, act_hi):
     V = np.empty((14, 4))
     S = np.empty((3, x.shape[0]))
     M = np.empty((8, 4, 4))
@@ -552,9 +553,13 @@ def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, k
     kvi = np.empty(kv.shape[0])
     for r in range(phi.shape[0]):
         d = data_row[r]
-        if kj >= 0:  # the row's kinks in internal coordinates, once per row
+        if kj >= 0:  # the row's live kinks in internal coordinates (NaN: none), once per row
             for q in range(kv.shape[0]):
-                kvi[q] = _kink_internal(kv[q], kind[kj], caps[r, kj], hi_i[r, kj], cst[_CAP_FL])
+                if live[r, q]:
+                    kvi[q] = _kink_internal(kv[q], kind[kj], caps[r, kj], hi_i[r, kj],
+                                            cst[_CAP_FL])
+                else:
+                    kvi[q] = np.nan
         f, pg, alo, ahi = _solve_one(phi[r], lo_i[r], hi_i[r], kind, lows[r], caps[r], x, expo,
                                      N[d], W[d], kj, kvi, tol, max_iter, ints[r], V, M, Bw, S,
                                      prof_on, cst)
@@ -572,15 +577,16 @@ def _c(a, dtype=float):
 
 
 def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kinks, tol,
-               max_iter, scale_reset=True):
+               max_iter, scale_reset=True, live=None):
     """Run the compiled solver on every row.
 
     Parameters are internal coordinates (``phi0``, ``lo_i``, ``hi_i``: ``(R, 4)``);
     ``kind`` (4,) the coordinate of each parameter, ``lows`` and ``caps`` (R, 4) the
     physical bounds (see ``optimize._Coords``);
     ``N``, ``W``: ``(D, n)`` counts and weights per dataset, ``data_row (R,)`` the
-    dataset of each row; ``kinks``: ``(index, values)`` or None; ``scale_reset``:
-    sigma_sat at its conditional optimum at every evaluated point.
+    dataset of each row; ``kinks``: ``(index, values)`` or None, ``live (R, K)`` the kinks
+    of each row's objective (None: all); ``scale_reset``: sigma_sat at its conditional
+    optimum at every evaluated point.
 
     Returns ``phi, fun, proj_grad, status, n_iter, n_eval, act_lo, act_hi``.
     """
@@ -592,8 +598,9 @@ def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kink
     act_lo = np.zeros((R, 4), np.bool_)
     act_hi = np.zeros((R, 4), np.bool_)
     kj, kv = (-1, np.empty(0)) if kinks is None else (int(kinks[0]), np.asarray(kinks[1], float))
+    live = np.ones((R, kv.size), np.bool_) if live is None else _c(live, np.bool_)
     _solve_all(phi, _c(lo_i), _c(hi_i), _c(kind, np.int64), _c(lows), _c(caps), _c(x), _c(expo),
-               _c(N), _c(W), _c(data_row, np.int64), kj, _c(kv), float(tol), int(max_iter),
+               _c(N), _c(W), _c(data_row, np.int64), kj, _c(kv), live, float(tol), int(max_iter),
                bool(scale_reset), _constants(), fun, proj_grad, ints, act_lo, act_hi)
     return phi, fun, proj_grad, ints[:, 0], ints[:, 1], ints[:, 2], act_lo, act_hi
 

@@ -88,9 +88,24 @@ class PoissonObjective:
 
     @property
     def kinks(self):
-        """(parameter index, values) where the objective has a kink, for the solver."""
+        """Where the objective has a kink, for the solver: ``(parameter index, values)``, and
+        with per-run weights ``(index, values, live)``, ``live (D, K)`` True where a run at
+        that value is in dataset D's likelihood.
+
+        The threshold has a kink at the LET of a run in the likelihood only: a run with
+        weight 0 (a replicate's zero-event run under ``zeros="exclude"``) adds none, and a
+        step that stopped there would cost an iteration for nothing.
+        """
         j = getattr(self.model, "kink_param", None)
-        return None if j is None else (j, np.unique(self.x))
+        if j is None:
+            return None
+        kv, inv = np.unique(self.x, return_inverse=True)
+        if self.weights is None:
+            return j, kv
+        W = np.atleast_2d(self.weights) > 0
+        live = np.zeros((W.shape[0], kv.size), bool)
+        np.logical_or.at(live, (slice(None), inv), W)
+        return j, kv, live
 
     @property
     def scale_index(self):

@@ -260,11 +260,13 @@ def minimize_batch(
         (see ``_Coords``).
     rows : (B,) int, optional
         Dataset index of each row, passed through to ``objective``.
-    kinks : (index, values), optional
+    kinks : (index, values) or (index, values, live), optional
         A parameter and the values where the objective has a kink (the
         Weibull threshold at each tested LET: for s < 1 the one-sided slope is
         infinite there).  A step stops at the next kink on its way; a row that
-        cannot descend while sitting on a kink keeps the parameter there.
+        cannot descend while sitting on a kink keeps the parameter there.  ``live (D, K)``
+        (or ``(1, K)``) marks the values that are kinks of dataset D's objective
+        (``rows``); the others are ignored for that dataset.
     tol : float
         Convergence when the predicted decrease (half the Newton decrement) is
         below ``tol`` NLL units with positive curvature, or the projected
@@ -298,6 +300,9 @@ def minimize_batch(
     js = getattr(objective, "scale_index", None) if scale_reset else None
     if js is not None and co.kind[js] != 1:
         js = None
+    live_rows = None
+    if kinks is not None:
+        kinks, live_rows = _split_kinks(kinks, data_rows)
     spec = _compiled_spec(objective, p, data_rows)
     if spec is not None:
         from ._compiled import solve_rows
@@ -305,7 +310,7 @@ def minimize_batch(
         N, W, drow = spec
         phi, f, proj_grad, status, n_iter, n_eval, act_lo, act_hi = solve_rows(
             objective.x, objective.exposure, N, W, phi, lo_i, hi_i, co.kind, lo, hi, drow,
-            kinks, tol, max_iter, scale_reset=js == 0)
+            kinks, tol, max_iter, scale_reset=js == 0, live=live_rows)
         return _result(phi, f, status, n_iter, n_eval, proj_grad, act_lo, act_hi, fixed, co)
     if js is not None:
         _scale_reset(objective, co, phi, every, data_rows, js, fixed)
@@ -392,7 +397,7 @@ def minimize_batch(
         if kinks is not None:
             # Stop at the next kink in the direction of travel (not the one we sit on).
             kj, kv = kinks
-            kvi = co.kinks(kj, kv, a[idx])
+            kvi = _live(co.kinks(kj, kv, a[idx]), live_rows, a[idx])
             cur = ph[idx, kj][:, None]
             e_k = 1e-9 * np.maximum(np.abs(cur), 1.0)
             below = np.where(kvi < cur - e_k, kvi, -np.inf).max(axis=1)
@@ -461,7 +466,7 @@ def minimize_batch(
             ph_r = phi[rest, kj]
             w_r = np.maximum(hi_i[rest, kj] - lo_i[rest, kj], 1e-12)
             e_r = 1e-9 * np.where(np.isfinite(w_r), w_r, 1.0)
-            gap = np.abs(ph_r[:, None] - co.kinks(kj, kv, rest))
+            gap = np.abs(ph_r[:, None] - _live(co.kinks(kj, kv, rest), live_rows, rest))
             near = np.min(np.where(np.isnan(gap), np.inf, gap), axis=1) <= e_r
             near |= (ph_r <= lo_i[rest, kj] + e_r) | (ph_r >= hi_i[rest, kj] - e_r)
             on_b[:, kj] = near & ~fixed[rest, kj]
@@ -507,6 +512,22 @@ def _result(phi, f, status, n_iter, n_eval, proj_grad, act_lo, act_hi, fixed, co
         at_lower=at_lo,
         at_upper=at_hi,
     )
+
+
+def _split_kinks(kinks, data_rows):
+    """``(index, values)`` and the per-row mask of live kinks ``(B, K)`` (None: all live)."""
+    if len(kinks) == 2:
+        return kinks, None
+    j, kv, live = kinks
+    live = np.atleast_2d(np.asarray(live, bool))
+    if live.shape[0] == 1:
+        return (j, kv), np.broadcast_to(live, (data_rows.size, live.shape[1]))
+    return (j, kv), live[data_rows]
+
+
+def _live(kvi, live_rows, r):
+    """Kink values ``kvi`` of rows ``r`` with the dead ones (see ``_split_kinks``) as NaN."""
+    return kvi if live_rows is None else np.where(live_rows[r], kvi, np.nan)
 
 
 def _first_backtrack(ph, move, s_lo, s_hi):
