@@ -606,12 +606,26 @@ def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kink
 
 
 @_jit
-def _screen_all(SE, logSE, grid, N, W, lo, hi, k, idx, best, A_out):
-    G, n = SE.shape
+def _screen_all(SE_T, logSE_T, grid, N, W, lo, hi, k, idx, best, A_out):
+    n, G = SE_T.shape
+    Dv = np.empty(G)
+    S2v = np.empty(G)
     for b in range(N.shape[0]):
         total = 0.0
         for i in range(n):
             total += W[b, i] * N[b, i]
+        # The sums over runs for every grid point at once: the inner loop runs over grid
+        # points (independent, so it vectorises without reordering any sum; each point's
+        # sums still add the runs in order, as the NumPy version does).
+        for gg in range(G):
+            Dv[gg] = 0.0
+            S2v[gg] = 0.0
+        for i in range(n):
+            wi = W[b, i]
+            wn = wi * N[b, i]
+            for gg in range(G):
+                Dv[gg] += wi * SE_T[i, gg]
+                S2v[gg] += wn * logSE_T[i, gg]
         for j in range(k):
             idx[b, j] = -1
             best[b, j] = np.inf
@@ -622,14 +636,9 @@ def _screen_all(SE, logSE, grid, N, W, lo, hi, k, idx, best, A_out):
             for q in range(1, grid.shape[1]):
                 if grid[gg, q] < lo[b, q] or grid[gg, q] > hi[b, q]:
                     inside = False
-            D = 0.0
-            S2 = 0.0
-            for i in range(n):
-                wi = W[b, i]
-                D += wi * SE[gg, i]
-                S2 += wi * N[b, i] * logSE[gg, i]
+            D = Dv[gg]
             A = min(max(total / max(D, 1e-300), lo[b, 0]), hi[b, 0])
-            val = A * D - total * math.log(A) - S2 if inside else np.inf
+            val = A * D - total * math.log(A) - S2v[gg] if inside else np.inf
             if val != val:  # NaN sorts last, as in the NumPy version
                 val = np.inf
             # keep the k best, best first; ties keep the lower grid index first
@@ -659,5 +668,5 @@ def screen_topk(SE, logSE, grid, N, W, lo, hi, k):
     idx = np.empty((B, k), np.int64)
     best = np.empty((B, k))
     A = np.empty((B, k))
-    _screen_all(_c(SE), _c(logSE), _c(grid), _c(N), _c(W), _c(lo), _c(hi), int(k), idx, best, A)
+    _screen_all(_c(SE.T), _c(logSE.T), _c(grid), _c(N), _c(W), _c(lo), _c(hi), int(k), idx, best, A)
     return idx, best, A
