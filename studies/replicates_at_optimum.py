@@ -83,15 +83,26 @@ def study(name: str, n: int, seed: int, extra_starts, jobs: int) -> dict:
                         float(res.draws_all[ok[i], 1])) for i in miss]}
 
 
+def _extra(text: str):
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected auto or a whole number, got {text!r}") from None
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("-n", type=int, default=2000, help="replicates per dataset")
     p.add_argument("--seed", type=int, default=20261122)
     p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--extra-starts", default="auto")
+    p.add_argument("--extra-starts", default="auto", type=_extra,
+                   help='"auto" or a whole number of extra starts per replicate')
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     args = p.parse_args(argv)
-    extra = args.extra_starts if args.extra_starts == "auto" else int(args.extra_starts)
+    extra = args.extra_starts
     print(f"seufit {seufit.__version__}; {args.n} replicates per dataset, seed {args.seed}, "
           f"extra_starts {extra}; at optimum: NLL within {AT_OPT_TOL:g} of the reference")
     total_k = total_n = 0
