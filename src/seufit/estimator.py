@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .likelihood import PoissonObjective
+from .likelihood import PoissonObjective, any_per_value
 from .models import Model, clip_inside
 from .optimize import minimize_batch
 
@@ -108,9 +108,7 @@ def fit_counts(
     K, p = starts.shape
     nonzero = (counts > 0).sum(axis=1)
     # Distinct LETs with events (runs at one LET are one point of the curve), as the data fit.
-    xs, inv = np.unique(np.asarray(x, float), return_inverse=True)
-    hit_let = np.zeros((B, xs.size), bool)
-    np.logical_or.at(hit_let, (slice(None), inv), counts > 0)
+    hit_let = any_per_value(x, counts > 0)[1]
     valid = (nonzero >= max(MIN_NONZERO, p)) & (hit_let.sum(axis=1) >= p)
     theta = np.full((B, p), np.nan)
     nll = np.full(B, np.nan)

@@ -11,8 +11,8 @@ import numpy as np
 
 from .models import Model
 
-__all__ = ["LAMBDA_FLOOR", "PoissonObjective", "poisson_nll", "poisson_deviance", "pearson_chi2",
-           "chain_rule"]
+__all__ = ["LAMBDA_FLOOR", "PoissonObjective", "any_per_value", "poisson_nll",
+           "poisson_deviance", "pearson_chi2", "chain_rule"]
 
 # Expected counts are floored here inside the log only.  A run with events and
 # lambda = 0 has an infinite NLL; the floor keeps it finite (N * 230 units above any
@@ -61,6 +61,15 @@ def chain_rule(d1, d2, J, H2, exposure, order: int):
     return grad, hess
 
 
+def any_per_value(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values of ``x (n,)`` and, per row of ``mask (D, n)``, whether any run at
+    each value is marked: ``(K,)`` and ``(D, K)``."""
+    values, inv = np.unique(np.asarray(x, float), return_inverse=True)
+    out = np.zeros((mask.shape[0], values.size), bool)
+    np.logical_or.at(out, (slice(None), inv), mask)
+    return values, out
+
+
 class PoissonObjective:
     """Batched Poisson NLL with analytic gradient and exact Hessian.
 
@@ -99,12 +108,9 @@ class PoissonObjective:
         j = getattr(self.model, "kink_param", None)
         if j is None:
             return None
-        kv, inv = np.unique(self.x, return_inverse=True)
         if self.weights is None:
-            return j, kv
-        W = np.atleast_2d(self.weights) > 0
-        live = np.zeros((W.shape[0], kv.size), bool)
-        np.logical_or.at(live, (slice(None), inv), W)
+            return j, np.unique(self.x)
+        kv, live = any_per_value(self.x, np.atleast_2d(self.weights) > 0)
         return j, kv, live
 
     @property
