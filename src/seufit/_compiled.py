@@ -47,7 +47,7 @@ except ImportError:  # pragma: no cover
     numba = None
     AVAILABLE = False
 
-__all__ = ["AVAILABLE", "solve_rows", "screen_topk", "backend_info"]
+__all__ = ["AVAILABLE", "solve_rows", "screen_topk", "profiled_nll", "backend_info"]
 
 
 
@@ -250,7 +250,9 @@ def _sym_eig(A_in, evals, evecs, A):
 
     For the 4 x 4 Hessians here a few sweeps reach machine precision; a LAPACK call
     (np.linalg.eigh) costs more in allocation and dispatch than the whole iteration.
-    ``A`` is scratch.  Checked against numpy.linalg.eigh in the tests.
+    A rotation updates the upper triangle only (the matrix stays symmetric), a quarter
+    less work than rotating the full matrix from both sides.  ``A`` is scratch.
+    Checked against numpy.linalg.eigh in the tests.
     """
     p = A_in.shape[0]
     for i in range(p):
@@ -280,16 +282,25 @@ def _sym_eig(A_in, evals, evecs, A):
                         t = -t
                 c = 1.0 / math.sqrt(t * t + 1.0)
                 s = t * c
-                for k in range(p):  # A <- A P
-                    akp = A[k, i]
-                    akq = A[k, j]
-                    A[k, i] = c * akp - s * akq
-                    A[k, j] = s * akp + c * akq
-                for k in range(p):  # A <- P^T A
-                    apk = A[i, k]
-                    aqk = A[j, k]
-                    A[i, k] = c * apk - s * aqk
-                    A[j, k] = s * apk + c * aqk
+                # The rotation zeroes A[i, j]: the diagonal moves by t * apq.
+                A[i, i] -= t * apq
+                A[j, j] += t * apq
+                A[i, j] = 0.0
+                for k in range(p):
+                    if k == i or k == j:
+                        continue
+                    aki = A[k, i] if k < i else A[i, k]
+                    akj = A[k, j] if k < j else A[j, k]
+                    ni = c * aki - s * akj
+                    nj = s * aki + c * akj
+                    if k < i:
+                        A[k, i] = ni
+                    else:
+                        A[i, k] = ni
+                    if k < j:
+                        A[k, j] = nj
+                    else:
+                        A[j, k] = nj
                 for k in range(p):  # V <- V P
                     vkp = evecs[k, i]
                     vkq = evecs[k, j]
@@ -316,13 +327,15 @@ def _first_backtrack(phi, step, push, s_lo, s_hi, bp_min):
 
 @_jit
 def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_iter, out_i, V,
-               M, Bw, S, prof_on, cst):
+               M, Bw, S, prof_on, cst, abandon):
     """Projected Newton on one row, in place on ``phi`` (internal coordinates).
 
     Mirrors ``optimize.minimize_batch`` step for step.  ``out_i`` receives
     (status, n_iter, n_eval); returns (f, proj_grad, act_lo, act_hi).  ``V`` (14, 4),
     ``M`` (8, 4, 4), ``Bw`` (5, 4) and ``S`` (3, n) are scratch (no allocation per row).
     ``prof_on``: sigma_sat at its conditional optimum at every evaluated point.
+    ``abandon``: stop with status 4 where the free Hessian is positive definite and
+    f - (full Newton decrement) is still above it (``minimize_batch``'s abandon_above).
 
     A line search's first trial (the full step) is evaluated with derivatives: when it
     is accepted, as it mostly is near the optimum, the next iteration reuses them.
@@ -448,6 +461,9 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
         if (posdef and 0.5 * dec < tol) or (pg < 1e-13 and push_dec < tol):
             status = 0
             break
+        if posdef and f - dec > abandon:
+            status = 4
+            break
         # Box of the line search; the kink parameter stops at the next kink on its way.
         for a in range(p):
             s_lo[a] = lo_i[a]
@@ -545,7 +561,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
 
 @_jit
 def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, kv, live, tol,
-               max_iter, prof_on, cst, fun, proj_grad, ints, act_lo, act_hi):
+               max_iter, prof_on, cst, abandon, fun, proj_grad, ints, act_lo, act_hi):
     V = np.empty((14, 4))
     S = np.empty((3, x.shape[0]))
     M = np.empty((8, 4, 4))
@@ -562,7 +578,7 @@ def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, k
                     kvi[q] = np.nan
         f, pg, alo, ahi = _solve_one(phi[r], lo_i[r], hi_i[r], kind, lows[r], caps[r], x, expo,
                                      N[d], W[d], kj, kvi, tol, max_iter, ints[r], V, M, Bw, S,
-                                     prof_on, cst)
+                                     prof_on, cst, abandon[r])
         fun[r] = f
         proj_grad[r] = pg
         for a in range(4):
@@ -577,7 +593,7 @@ def _c(a, dtype=float):
 
 
 def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kinks, tol,
-               max_iter, scale_reset=True, live=None):
+               max_iter, scale_reset=True, live=None, abandon=None):
     """Run the compiled solver on every row.
 
     Parameters are internal coordinates (``phi0``, ``lo_i``, ``hi_i``: ``(R, 4)``);
@@ -586,7 +602,8 @@ def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kink
     ``N``, ``W``: ``(D, n)`` counts and weights per dataset, ``data_row (R,)`` the
     dataset of each row; ``kinks``: ``(index, values)`` or None, ``live (R, K)`` the kinks
     of each row's objective (None: all); ``scale_reset``: sigma_sat at its conditional
-    optimum at every evaluated point.
+    optimum at every evaluated point; ``abandon (R,)``: see ``minimize_batch``'s
+    abandon_above (None: never).
 
     Returns ``phi, fun, proj_grad, status, n_iter, n_eval, act_lo, act_hi``.
     """
@@ -599,9 +616,10 @@ def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kink
     act_hi = np.zeros((R, 4), np.bool_)
     kj, kv = (-1, np.empty(0)) if kinks is None else (int(kinks[0]), np.asarray(kinks[1], float))
     live = np.ones((R, kv.size), np.bool_) if live is None else _c(live, np.bool_)
+    abandon = np.full(R, np.inf) if abandon is None else _c(abandon)
     _solve_all(phi, _c(lo_i), _c(hi_i), _c(kind, np.int64), _c(lows), _c(caps), _c(x), _c(expo),
                _c(N), _c(W), _c(data_row, np.int64), kj, _c(kv), live, float(tol), int(max_iter),
-               bool(scale_reset), _constants(), fun, proj_grad, ints, act_lo, act_hi)
+               bool(scale_reset), _constants(), abandon, fun, proj_grad, ints, act_lo, act_hi)
     return phi, fun, proj_grad, ints[:, 0], ints[:, 1], ints[:, 2], act_lo, act_hi
 
 
@@ -610,6 +628,8 @@ def _screen_all(SE_T, logSE_T, grid, N, W, lo, hi, k, idx, best, A_out):
     n, G = SE_T.shape
     Dv = np.empty(G)
     S2v = np.empty(G)
+    val = np.empty(G)
+    Av = np.empty(G)
     for b in range(N.shape[0]):
         total = 0.0
         for i in range(n):
@@ -626,37 +646,46 @@ def _screen_all(SE_T, logSE_T, grid, N, W, lo, hi, k, idx, best, A_out):
             for gg in range(G):
                 Dv[gg] += wi * SE_T[i, gg]
                 S2v[gg] += wn * logSE_T[i, gg]
+        # Each point's NLL in one pass, then the selection in another (a loop with one
+        # branch per point instead of one with the box test, the NLL and the insertion).
+        a_lo = lo[b, 0]
+        a_hi = hi[b, 0]
+        for gg in range(G):
+            D = Dv[gg]
+            A = min(max(total / max(D, 1e-300), a_lo), a_hi)
+            Av[gg] = A
+            val[gg] = A * D - total * math.log(A) - S2v[gg]
+        for q in range(1, grid.shape[1]):
+            lq = lo[b, q]
+            hq = hi[b, q]
+            for gg in range(G):
+                if grid[gg, q] < lq or grid[gg, q] > hq:
+                    val[gg] = np.inf
         for j in range(k):
             idx[b, j] = -1
             best[b, j] = np.inf
             A_out[b, j] = hi[b, 0]
         filled = 0
         for gg in range(G):
-            inside = True
-            for q in range(1, grid.shape[1]):
-                if grid[gg, q] < lo[b, q] or grid[gg, q] > hi[b, q]:
-                    inside = False
-            D = Dv[gg]
-            A = min(max(total / max(D, 1e-300), lo[b, 0]), hi[b, 0])
-            val = A * D - total * math.log(A) - S2v[gg] if inside else np.inf
-            if val != val:  # NaN sorts last, as in the NumPy version
-                val = np.inf
+            v = val[gg]
+            if v != v:  # NaN sorts last, as in the NumPy version
+                v = np.inf
             # keep the k best, best first; ties keep the lower grid index first
             if filled < k:
                 pos = filled
                 filled += 1
-            elif val < best[b, k - 1]:
+            elif v < best[b, k - 1]:
                 pos = k - 1
             else:
                 continue
-            while pos > 0 and val < best[b, pos - 1]:
+            while pos > 0 and v < best[b, pos - 1]:
                 best[b, pos] = best[b, pos - 1]
                 idx[b, pos] = idx[b, pos - 1]
                 A_out[b, pos] = A_out[b, pos - 1]
                 pos -= 1
-            best[b, pos] = val
+            best[b, pos] = v
             idx[b, pos] = gg
-            A_out[b, pos] = A
+            A_out[b, pos] = Av[gg]
 
 
 def screen_topk(SE, logSE, grid, N, W, lo, hi, k):
@@ -670,3 +699,50 @@ def screen_topk(SE, logSE, grid, N, W, lo, hi, k):
     A = np.empty((B, k))
     _screen_all(_c(SE.T), _c(logSE.T), _c(grid), _c(N), _c(W), _c(lo), _c(hi), int(k), idx, best, A)
     return idx, best, A
+
+
+@_jit
+def _profiled_all(pts, x, expo, N, W, a_lo, a_hi, cst, nll):
+    m, C = pts.shape[0], pts.shape[1]
+    n = x.shape[0]
+    S = np.empty(n)
+    z_max = cst[_ZMAX]
+    floor = cst[_LAM_FLOOR]
+    for b in range(m):
+        total = 0.0
+        for i in range(n):
+            total += W[b, i] * N[b, i]
+        for c in range(C):
+            L0 = pts[b, c, 1]
+            s = pts[b, c, 2]
+            logw = math.log(pts[b, c, 3])
+            D = 0.0
+            for i in range(n):
+                d = x[i] - L0
+                if d > 0.0:
+                    S[i] = -math.expm1(-math.exp(min(s * (math.log(d) - logw), z_max)))
+                else:
+                    S[i] = 0.0
+                D += W[b, i] * S[i] * expo[i]
+            A = total / D if D > 0.0 else np.inf
+            A = min(max(A, a_lo[b]), a_hi[b])
+            pts[b, c, 0] = A
+            f = 0.0
+            for i in range(n):
+                if W[b, i] == 0.0:
+                    continue
+                lam = A * S[i] * expo[i]
+                term = lam
+                if N[b, i] > 0.0:
+                    term -= N[b, i] * math.log(max(lam, floor))
+                f += W[b, i] * term
+            nll[b, c] = f
+
+
+def profiled_nll(pts, x, expo, N, W, a_lo, a_hi):
+    """``Weibull4.profiled_nll`` compiled: ``pts (m, C, 4)`` get sigma_sat at its
+    conditional optimum, clipped to ``[a_lo, a_hi] (m,)``; returns them and the NLL ``(m, C)``."""
+    pts = np.array(pts, float, copy=True, order="C")
+    nll = np.empty(pts.shape[:2])
+    _profiled_all(pts, _c(x), _c(expo), _c(N), _c(W), _c(a_lo), _c(a_hi), _constants(), nll)
+    return pts, nll

@@ -288,6 +288,34 @@ class Weibull4(Model):
         th[:, 0] = clip_inside(th, lower, upper)[:, 0]
         return th
 
+    def profiled_nll(self, objective, points, lower, upper):
+        """NLL of each dataset's own points with sigma_sat at its conditional optimum.
+
+        ``points (m, C, p)``: C points per dataset of ``objective`` (its counts and
+        weights, ``(m, n)``), sigma_sat ignored; ``lower``, ``upper`` ``(m, p)``.
+        Returns the points with sigma_sat set (:meth:`with_sigma_at_optimum`) and their
+        NLL ``(m, C)``: compiled when the kernel applies, else through ``objective``.
+        """
+        from .optimize import compiled_applies, compiled_enabled
+
+        m, C, p = points.shape
+        N = np.broadcast_to(np.asarray(objective.counts, float), (m, objective.x.size))
+        W = (np.ones_like(N) if objective.weights is None
+             else np.broadcast_to(np.asarray(objective.weights, float), N.shape))
+        if compiled_enabled() and compiled_applies(self):
+            from . import _compiled
+
+            # sigma_sat's range as clip_inside's (a hair inside its finite bounds)
+            a_lo = clip_inside(np.full(m, -np.inf), lower[:, 0], upper[:, 0])
+            a_hi = clip_inside(np.full(m, np.inf), lower[:, 0], upper[:, 0])
+            return _compiled.profiled_nll(points, objective.x, objective.exposure, N, W,
+                                          a_lo, a_hi)
+        rows = np.repeat(np.arange(m), C)
+        flat = self.with_sigma_at_optimum(points.reshape(-1, p), objective.x,
+                                          objective.exposure, N[rows], W[rows], lower[rows],
+                                          upper[rows])
+        return flat.reshape(m, C, p), objective(flat, 0, rows)[0].reshape(m, C)
+
     def corner_points(self, lower, upper) -> np.ndarray:
         """Per-dataset screen points in the threshold corner, ``(B, 16, 4)``.
 
