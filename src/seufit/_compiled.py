@@ -327,15 +327,13 @@ def _first_backtrack(phi, step, push, s_lo, s_hi, bp_min):
 
 @_jit
 def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_iter, out_i, V,
-               M, Bw, S, prof_on, cst, abandon):
+               M, Bw, S, prof_on, cst):
     """Projected Newton on one row, in place on ``phi`` (internal coordinates).
 
     Mirrors ``optimize.minimize_batch`` step for step.  ``out_i`` receives
     (status, n_iter, n_eval); returns (f, proj_grad, act_lo, act_hi).  ``V`` (14, 4),
     ``M`` (8, 4, 4), ``Bw`` (5, 4) and ``S`` (3, n) are scratch (no allocation per row).
     ``prof_on``: sigma_sat at its conditional optimum at every evaluated point.
-    ``abandon``: stop with status 4 where the free Hessian is positive definite and
-    f - (full Newton decrement) is still above it (``minimize_batch``'s abandon_above).
 
     A line search's first trial (the full step) is evaluated with derivatives: when it
     is accepted, as it mostly is near the optimum, the next iteration reuses them.
@@ -461,9 +459,6 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
         if (posdef and 0.5 * dec < tol) or (pg < 1e-13 and push_dec < tol):
             status = 0
             break
-        if posdef and f - dec > abandon:
-            status = 4
-            break
         # Box of the line search; the kink parameter stops at the next kink on its way.
         for a in range(p):
             s_lo[a] = lo_i[a]
@@ -561,7 +556,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
 
 @_jit
 def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, kv, live, tol,
-               max_iter, prof_on, cst, abandon, fun, proj_grad, ints, act_lo, act_hi):
+               max_iter, prof_on, cst, fun, proj_grad, ints, act_lo, act_hi):
     V = np.empty((14, 4))
     S = np.empty((3, x.shape[0]))
     M = np.empty((8, 4, 4))
@@ -578,7 +573,7 @@ def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, k
                     kvi[q] = np.nan
         f, pg, alo, ahi = _solve_one(phi[r], lo_i[r], hi_i[r], kind, lows[r], caps[r], x, expo,
                                      N[d], W[d], kj, kvi, tol, max_iter, ints[r], V, M, Bw, S,
-                                     prof_on, cst, abandon[r])
+                                     prof_on, cst)
         fun[r] = f
         proj_grad[r] = pg
         for a in range(4):
@@ -593,7 +588,7 @@ def _c(a, dtype=float):
 
 
 def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kinks, tol,
-               max_iter, scale_reset=True, live=None, abandon=None):
+               max_iter, scale_reset=True, live=None):
     """Run the compiled solver on every row.
 
     Parameters are internal coordinates (``phi0``, ``lo_i``, ``hi_i``: ``(R, 4)``);
@@ -602,8 +597,7 @@ def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kink
     ``N``, ``W``: ``(D, n)`` counts and weights per dataset, ``data_row (R,)`` the
     dataset of each row; ``kinks``: ``(index, values)`` or None, ``live (R, K)`` the kinks
     of each row's objective (None: all); ``scale_reset``: sigma_sat at its conditional
-    optimum at every evaluated point; ``abandon (R,)``: see ``minimize_batch``'s
-    abandon_above (None: never).
+    optimum at every evaluated point.
 
     Returns ``phi, fun, proj_grad, status, n_iter, n_eval, act_lo, act_hi``.
     """
@@ -616,10 +610,9 @@ def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kink
     act_hi = np.zeros((R, 4), np.bool_)
     kj, kv = (-1, np.empty(0)) if kinks is None else (int(kinks[0]), np.asarray(kinks[1], float))
     live = np.ones((R, kv.size), np.bool_) if live is None else _c(live, np.bool_)
-    abandon = np.full(R, np.inf) if abandon is None else _c(abandon)
     _solve_all(phi, _c(lo_i), _c(hi_i), _c(kind, np.int64), _c(lows), _c(caps), _c(x), _c(expo),
                _c(N), _c(W), _c(data_row, np.int64), kj, _c(kv), live, float(tol), int(max_iter),
-               bool(scale_reset), _constants(), abandon, fun, proj_grad, ints, act_lo, act_hi)
+               bool(scale_reset), _constants(), fun, proj_grad, ints, act_lo, act_hi)
     return phi, fun, proj_grad, ints[:, 0], ints[:, 1], ints[:, 2], act_lo, act_hi
 
 

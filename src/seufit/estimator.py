@@ -14,7 +14,7 @@ import numpy as np
 
 from .likelihood import PoissonObjective, any_per_value
 from .models import Model, clip_inside
-from .optimize import BatchResult, minimize_batch
+from .optimize import minimize_batch
 
 __all__ = ["BatchFit", "fit_counts", "FAILURE_CAUSES", "MIN_NONZERO"]
 
@@ -29,7 +29,7 @@ FAILURE_CAUSES = {
     3: "not converged (line search stalled)",
     4: "non-finite likelihood",
 }
-_SOLVER_TO_CAUSE = {0: 0, 1: 2, 2: 3, 3: 4, 4: 2}  # (4, abandoned: never a dataset's pick)
+_SOLVER_TO_CAUSE = {0: 0, 1: 2, 2: 3, 3: 4}
 # A screen point within this many NLL units above a dataset's fit also triggers the refit
 # from its best screen points (a point below the fit proves a better optimum; a near tie
 # elsewhere in the box often sits next to one in the flat likelihoods of sparse data).
@@ -37,12 +37,6 @@ _SOLVER_TO_CAUSE = {0: 0, 1: 2, 2: 3, 3: 4, 4: 2}  # (4, abandoned: never a data
 # benchmark's 30-event dataset: misses 6 -> 2 for 11 % more time there, none on the
 # bundled examples (docs/bootstrap.md).
 NEAR_TIE = 5e-3
-# A start other than a dataset's first is abandoned once the quadratic model shows it near
-# a local optimum at least this far above the first start's (or, in a refit, the current
-# fit's) NLL; see minimize_batch's abandon_above.  Measured on 20,000 replicates of the
-# benchmark's 30-event dataset against the margin 0: 1e-3 changed 15 best fits for the
-# worse, 1e-2 8, 0.1 none, for 5-7 % less time (docs/bootstrap.md).
-ABANDON_MARGIN = 0.1
 
 
 @dataclass(frozen=True)
@@ -180,7 +174,8 @@ def fit_counts(
     order = np.argsort(row, kind="stable")
     row, th0, is_corner = row[order], th0[order], is_corner[order]
     th0 = clip_inside(th0, lo[row], hi[row])
-    res = _race(model, obj, th0, lo, hi, row, kinks, tol, max_iter)
+    res = minimize_batch(obj, th0, lo[row], hi[row], model.transforms, rows=row,
+                         kinks=kinks, tol=tol, max_iter=max_iter)
     fun = np.where(np.isfinite(res.fun), res.fun, np.inf)
     # Lowest NLL among converged starts; a non-converged start only if none converged.
     key = np.lexsort((fun, ~res.converged, row))  # per dataset: converged first, then NLL
@@ -203,35 +198,6 @@ def fit_counts(
     cause[v] = np.vectorize(_SOLVER_TO_CAUSE.get)(st_v)
     n_iter[v] = it_v
     return BatchFit(theta, nll, cause, n_iter)
-
-
-def _race(model, obj, th0, lo, hi, row, kinks, tol, max_iter):
-    """Solve every row; rows sorted by dataset, each dataset's first row its warm start.
-
-    The warm starts are solved first; every other start of a dataset is then abandoned
-    where it provably heads for a local optimum above its warm start's
-    (``ABANDON_MARGIN``).  Returns one ``BatchResult`` in the order of ``row``.
-    """
-    first = np.r_[True, row[1:] != row[:-1]]
-    a, b = np.flatnonzero(first), np.flatnonzero(~first)
-    res_a = minimize_batch(obj, th0[a], lo[row[a]], hi[row[a]], model.transforms, rows=row[a],
-                           kinks=kinks, tol=tol, max_iter=max_iter)
-    if b.size == 0:
-        return res_a
-    best = np.full(lo.shape[0], np.inf)
-    best[row[a]] = np.where(res_a.converged, res_a.fun, np.inf)
-    res_b = minimize_batch(obj, th0[b], lo[row[b]], hi[row[b]], model.transforms, rows=row[b],
-                           kinks=kinks, tol=tol, max_iter=max_iter,
-                           abandon_above=best[row[b]] + ABANDON_MARGIN)
-    return BatchResult(**{k: _interleave(getattr(res_a, k), a, getattr(res_b, k), b)
-                          for k in BatchResult.__dataclass_fields__})
-
-
-def _interleave(xa, a, xb, b):
-    out = np.empty((a.size + b.size,) + xa.shape[1:], xa.dtype)
-    out[a] = xa
-    out[b] = xb
-    return out
 
 
 def _corner_candidates(model, obj, lo, hi):
@@ -302,9 +268,8 @@ def _refit_from(model, obj, lo, hi, flagged, pts, th, f, st, it, kinks, tol, max
     k = pts.shape[1]
     row = np.repeat(flagged, k)
     th0 = pts.reshape(-1, th.shape[1])
-    # A refit only matters where it ends below the current fit.
     res = minimize_batch(obj, th0, lo[row], hi[row], model.transforms, rows=row, kinks=kinks,
-                         tol=tol, max_iter=max_iter, abandon_above=f[row] + ABANDON_MARGIN)
+                         tol=tol, max_iter=max_iter)
     fun = np.where(res.converged & np.isfinite(res.fun), res.fun, np.inf).reshape(-1, k)
     j = np.argmin(fun, axis=1)
     better = fun[np.arange(flagged.size), j] < f[flagged]

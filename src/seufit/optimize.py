@@ -80,7 +80,7 @@ EPS_ACTIVE = 1e-5
 BREAKPOINT_MIN = 1e-6
 
 # Row status codes.
-STATUS = {0: "converged", 1: "max_iter", 2: "stalled", 3: "non_finite", 4: "abandoned"}
+STATUS = {0: "converged", 1: "max_iter", 2: "stalled", 3: "non_finite"}
 
 
 @dataclass(frozen=True)
@@ -243,7 +243,6 @@ def minimize_batch(
     tol: float = 1e-10,
     max_iter: int = 100,
     scale_reset: bool = True,
-    abandon_above: np.ndarray | None = None,
 ) -> BatchResult:
     """Minimise a batch of smooth objectives under box constraints.
 
@@ -282,12 +281,6 @@ def minimize_batch(
         where a run with events has an expected count below the likelihood's floor, far
         from any optimum), and it cuts the Newton iterations along the sigma_sat-w
         ridge of curves that do not saturate (docs/bootstrap.md).
-    abandon_above : (B,), optional
-        A row whose objective is known to be beaten: a multi-start's other result.  The
-        row stops (status 4, "abandoned") at an iteration where the Hessian on its free
-        variables is positive definite and even the full Newton decrement, twice the
-        quadratic model's predicted gain, would leave it above this value.  Such a row
-        is near a local optimum that cannot win, so its last iterations are skipped.
 
     Returns
     -------
@@ -310,8 +303,6 @@ def minimize_batch(
     live_rows = None
     if kinks is not None:
         kinks, live_rows = _split_kinks(kinks, data_rows)
-    abandon = (np.full(B, np.inf) if abandon_above is None
-               else np.broadcast_to(np.asarray(abandon_above, float), (B,)))
     spec = _compiled_spec(objective, p, data_rows)
     if spec is not None:
         from ._compiled import solve_rows
@@ -319,7 +310,7 @@ def minimize_batch(
         N, W, drow = spec
         phi, f, proj_grad, status, n_iter, n_eval, act_lo, act_hi = solve_rows(
             objective.x, objective.exposure, N, W, phi, lo_i, hi_i, co.kind, lo, hi, drow,
-            kinks, tol, max_iter, scale_reset=js == 0, live=live_rows, abandon=abandon)
+            kinks, tol, max_iter, scale_reset=js == 0, live=live_rows)
         return _result(phi, f, status, n_iter, n_eval, proj_grad, act_lo, act_hi, fixed, co)
     if js is not None:
         _scale_reset(objective, co, phi, every, data_rows, js, fixed)
@@ -392,11 +383,8 @@ def minimize_batch(
         done = ((posdef & (0.5 * decrement < tol)) | ((pg < 1e-13) & (push_dec < tol)))
         done &= status[a] != 3
         status[a[done]] = 0
-        # A row near a local optimum that cannot beat a known result stops here.
-        quit_ = posdef & ~done & (status[a] != 3) & (f[a] - decrement > abandon[a])
-        status[a[quit_]] = 4
         # Line search for the rest.
-        go = ~done & ~quit_ & (status[a] != 3)
+        go = ~done & (status[a] != 3)
         idx = np.flatnonzero(go)
         alpha = np.ones(idx.size)
         accepted = np.zeros(idx.size, bool)
@@ -493,7 +481,7 @@ def minimize_batch(
         tiny &= (0.5 * decrement[idx]) < 1e3 * tol
         status[a[idx[tiny]]] = 0
         still = np.ones(a.size, bool)
-        still[done | quit_] = False
+        still[done] = False
         still[idx[~accepted]] = retry[a[idx[~accepted]]]
         still[idx[tiny]] = False
         still &= status[a] != 3
