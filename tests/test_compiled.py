@@ -17,7 +17,7 @@ LET = np.array([1.5, 3.0, 6.0, 10.0, 20.0, 30.0, 45.0, 60.0])
 FLUENCE = np.full(LET.size, 1e7)
 INF4 = np.full(4, np.inf)
 # _weibull_nll's conditional-sigma_sat arguments, switched off (prof, a_lo, a_hi, scratch)
-NO_RESET = (False, 0.0, 0.0, np.empty((3, LET.size)), _compiled._constants())
+NO_RESET = (False, 0.0, 0.0, np.empty((4, LET.size)), _compiled._constants())
 
 
 def _problems(n_sets: int, seed: int, scale: float = 1.0):
@@ -267,7 +267,7 @@ def test_kernel_sets_sigma_sat_to_its_closed_form_conditional_optimum():
         g, H = np.zeros(4), np.zeros((4, 4))
         f = _compiled._weibull_nll(phi, kind, INF4, -INF4, LET, FLUENCE, N, W, 2, g, H,
                                    np.empty(4), np.empty((4, 4)), True, -50.0, 50.0,
-                                   np.empty((3, LET.size)), _compiled._constants())
+                                   np.empty((4, LET.size)), _compiled._constants())
         assert np.exp(phi[0]) == pytest.approx(a_hand, rel=1e-13)
         assert abs(g[0]) * a_hand < 1e-9 * np.sum(N)  # stationary in sigma_sat
         f_ref = poisson_nll_grad(np.array([a_hand, *theta[1:]]), LET[W > 0], FLUENCE[W > 0],
@@ -280,7 +280,7 @@ def test_kernel_sets_sigma_sat_to_its_closed_form_conditional_optimum():
         phi2 = phi.copy()
         _compiled._weibull_nll(phi2, kind, INF4, -INF4, LET, FLUENCE, N, W, 0, g, H,
                                np.empty(4), np.empty((4, 4)), True, -50.0,
-                               np.log(a_hand) - 0.5, np.empty((3, LET.size)),
+                               np.log(a_hand) - 0.5, np.empty((4, LET.size)),
                                _compiled._constants())
         assert phi2[0] == np.log(a_hand) - 0.5
 

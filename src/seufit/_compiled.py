@@ -96,7 +96,7 @@ def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a
 
     With ``prof`` (sigma_sat in log coordinates, free), ``phi[0]`` is first replaced by
     sigma_sat's conditional optimum at this shape, clipped to ``[a_lo, a_hi]`` (internal),
-    as ``optimize._scale_reset`` does on the NumPy path.  ``S`` (3, n) is scratch.
+    as ``optimize._scale_reset`` does on the NumPy path.  ``S`` (4, n) is scratch.
     ``cst``: :func:`_constants`.
     """
     z_max = cst[_ZMAX]
@@ -128,14 +128,24 @@ def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a
         if d > 0.0:
             ell = math.log(d) - logw
             z = math.exp(min(s * ell, z_max))
-            ome = -math.expm1(-z)
+            # 1 - exp(-z) and exp(-z) from one transcendental, each to about 1e-16 relative:
+            # expm1 where z < 1 (exp(-z) = 1 - that is above 0.36 there), exp where z >= 1
+            # (1 - exp(-z) is above 0.63).
+            if z < 1.0:
+                ome = -math.expm1(-z)
+                ez = 1.0 - ome
+            else:
+                ez = math.exp(-z)
+                ome = 1.0 - ez
         else:
             ell = -logw
             z = 0.0
             ome = 0.0
+            ez = 0.0  # (kills the derivatives below the threshold)
         S[0, i] = ell
         S[1, i] = z
         S[2, i] = ome
+        S[3, i] = ez
         D += wi * ome * expo[i]
         tot += wi * N[i]
     if prof and D > 0.0 and tot > 0.0:
@@ -162,12 +172,7 @@ def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a
             continue
         r = (1.0 - n / lam_safe) * wi
         wgt = n / (lam_safe * lam_safe) * wi
-        if not above:
-            Ez = 0.0
-        elif z < 1.0:
-            Ez = 1.0 - ome  # exp(-z) to 1e-15 relative here, without another exp
-        else:
-            Ez = math.exp(-z)
+        Ez = S[3, i]
         ds = max(d if above else 1.0, 1e-100)
         z_ds = z / ds
         zL0 = -s * z_ds
@@ -332,7 +337,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
 
     Mirrors ``optimize.minimize_batch`` step for step.  ``out_i`` receives
     (status, n_iter, n_eval); returns (f, proj_grad, act_lo, act_hi).  ``V`` (14, 4),
-    ``M`` (8, 4, 4), ``Bw`` (5, 4) and ``S`` (3, n) are scratch (no allocation per row).
+    ``M`` (8, 4, 4), ``Bw`` (5, 4) and ``S`` (4, n) are scratch (no allocation per row).
     ``prof_on``: sigma_sat at its conditional optimum at every evaluated point.
 
     A line search's first trial (the full step) is evaluated with derivatives: when it
@@ -558,7 +563,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
 def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, kv, live, tol,
                max_iter, prof_on, cst, fun, proj_grad, ints, act_lo, act_hi):
     V = np.empty((14, 4))
-    S = np.empty((3, x.shape[0]))
+    S = np.empty((4, x.shape[0]))
     M = np.empty((8, 4, 4))
     Bw = np.empty((5, 4), np.bool_)
     kvi = np.empty(kv.shape[0])
