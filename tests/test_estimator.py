@@ -125,6 +125,30 @@ def test_a_near_tie_on_the_screen_triggers_the_refit(monkeypatch):
     assert run().nll[0] > ref + 1e-3
 
 
+def test_further_near_tie_screen_points_join_the_refit(monkeypatch):
+    # Replicate 3487 of studies/sparse_starts.py (seed 555): the fit and its three best
+    # screen points all end 0.0021 above the optimum (the independent scipy reference:
+    # let_th 3.92, s 0.29, w on its lower bound);
+    # the best screen points beyond the third that also come within NEAR_TIE of the fit
+    # are tried too, and one of them reaches it.
+    from reference import brute_force_profiled
+
+    import seufit.estimator as est
+
+    n = np.array([3, 5, 4, 4, 7, 6, 3.0])
+    ref, theta_ref = brute_force_profiled(LET, PHI, n)
+    assert 3.8 < theta_ref[1] < 4.0 and theta_ref[3] < 0.11  # as described above
+    grid = WEIBULL4.screen_grid(DATA_BOX)
+    start = np.array([[5.34e-7, 0.0, 1.31, 9.25]])
+
+    def run():
+        return fit_counts(WEIBULL4, LET, PHI, n[None], start, screen=grid, corner_start=True)
+
+    assert run().nll[0] <= ref + 1e-6
+    monkeypatch.setattr(est, "N_SCREEN_KEEP", 3)  # the three best points only
+    assert run().nll[0] > ref + 1e-3
+
+
 def test_a_run_left_out_gets_no_threshold_start_in_dense_data(monkeypatch):
     # Under zeros="exclude" a replicate's zero-event run below its lowest LET with events is
     # no kink: no start of its own, except with the corner start (sparse data), where the
