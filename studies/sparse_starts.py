@@ -58,6 +58,8 @@ def main(argv=None) -> None:
     p.add_argument("--jobs", type=int, default=2, help="processes for the references")
     p.add_argument("--repeats", type=int, default=3, help="timed calls per variant")
     args = p.parse_args(argv)
+    if args.n < 20 or args.repeats < 1 or args.jobs == 0:
+        p.error("need -n >= 20, --repeats >= 1 and a non-zero --jobs")
 
     import bootstrap as bench  # benchmarks/, put on the path by replicates_at_optimum
 
