@@ -717,7 +717,7 @@ def _profiled_all(pts, x, expo, N, W, a_lo, a_hi, cst, nll):
             D = 0.0
             for i in range(n):
                 d = x[i] - L0
-                if d > 0.0:
+                if d > 0.0 and W[b, i] != 0.0:  # (a run left out costs nothing)
                     S[i] = -math.expm1(-math.exp(min(s * (math.log(d) - logw), z_max)))
                 else:
                     S[i] = 0.0
