@@ -233,3 +233,30 @@ def test_scale_reset_only_for_a_model_proportional_to_its_scale():
                          kinks=obj.kinks, scale_reset=False)
     assert fr.converged
     assert fr.nll == pytest.approx(np.min(np.where(ref.converged, ref.fun, np.inf)), abs=1e-6)
+
+
+def test_profiled_nll_is_the_same_compiled_and_in_numpy_and_clips_sigma_sat():
+    # Corner points of three datasets (one run left out of the second's likelihood); the
+    # third's sigma_sat box is too narrow for its conditional optimum, which is clipped a
+    # hair inside it (clip_inside), on both paths.
+    from seufit.likelihood import PoissonObjective
+    from seufit.models import clip_inside
+    from seufit.optimize import solver_backend
+
+    x = np.array([4.0, 8.0, 14.0, 22.0, 35.0, 50.0, 70.0])
+    E = np.full(x.size, 1e7)
+    N = np.array([[2, 1, 7, 4, 6, 4, 8], [0, 3, 5, 4, 9, 6, 7], [1, 2, 3, 5, 8, 9, 9.0]])
+    W = (N > 0).astype(float)
+    lo, hi = WEIBULL4.batch_bounds(x, N, E, W)
+    hi[2, 0] = 1.2 * lo[2, 0]
+    obj = PoissonObjective(WEIBULL4, x, E, N, W)
+    pts = WEIBULL4.corner_points(lo, hi)
+    out = {}
+    for solver in ("auto", "numpy"):
+        with solver_backend(solver):
+            out[solver] = WEIBULL4.profiled_nll(obj, pts, lo, hi)
+    np.testing.assert_allclose(out["auto"][0], out["numpy"][0], rtol=1e-12)
+    np.testing.assert_allclose(out["auto"][1], out["numpy"][1], rtol=1e-12)
+    a_hi = clip_inside(np.array([np.inf]), lo[2, :1], hi[2, :1])[0]
+    assert np.all(out["auto"][0][2, :, 0] == a_hi)  # clipped: the optimum is above
+    np.testing.assert_array_equal(out["auto"][0][..., 1:], pts[..., 1:])  # shapes unchanged

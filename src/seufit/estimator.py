@@ -37,10 +37,11 @@ _SOLVER_TO_CAUSE = {0: 0, 1: 2, 2: 3, 3: 4}
 # dataset (docs/bootstrap.md): the refit at 0.005 took the misses on 6,000 replicates from
 # 6 to 2 for 11 % more time; 0.01 instead, with the further near-tie points below, took
 # them on 20,000 others (studies/sparse_starts.py, seeds 555 and 556) from 31 to 15 for
-# 12 % more time.  The bundled examples: no change in misses or time.
+# 12 % more bootstrap time there.  The bundled examples: no change in misses or time.
 NEAR_TIE = 0.01
-# Best screen points kept per dataset: the refit also tries those beyond the first three
-# that come within NEAR_TIE of the fit (31 -> 26 of the misses above on their own).
+# Best screen points kept per dataset (extra_starts, when larger): the refit also tries
+# those beyond the first three that come within NEAR_TIE of the fit (31 -> 26 of the
+# misses above on their own).
 N_SCREEN_KEEP = 8
 
 
