@@ -84,6 +84,24 @@ def _kink_internal(v, kind_j, cap_j, hi_ij, cap_floor):
 
 
 @_jit_inline
+def _unit_curve(d, s, logw, z_max):
+    """The Weibull at unit sigma_sat a distance ``d > 0`` above the threshold:
+    ``(ell, z, 1 - exp(-z), exp(-z))`` with ell = log(d / w), z = exp(s ell) (capped).
+
+    1 - exp(-z) and exp(-z) come from one transcendental, each to about 1e-16 relative:
+    expm1 where z < 1 (exp(-z) = 1 - that is above 0.36 there), exp where z >= 1
+    (1 - exp(-z) is above 0.63).
+    """
+    ell = math.log(d) - logw
+    z = math.exp(min(s * ell, z_max))
+    if z < 1.0:
+        ome = -math.expm1(-z)
+        return ell, z, ome, 1.0 - ome
+    ez = math.exp(-z)
+    return ell, z, 1.0 - ez, ez
+
+
+@_jit_inline
 def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a_lo, a_hi, S,
                  cst):
     """Poisson NLL of the Weibull model at internal coordinates ``phi``.
@@ -126,17 +144,7 @@ def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a
             continue
         d = x[i] - L0
         if d > 0.0:
-            ell = math.log(d) - logw
-            z = math.exp(min(s * ell, z_max))
-            # 1 - exp(-z) and exp(-z) from one transcendental, each to about 1e-16 relative:
-            # expm1 where z < 1 (exp(-z) = 1 - that is above 0.36 there), exp where z >= 1
-            # (1 - exp(-z) is above 0.63).
-            if z < 1.0:
-                ome = -math.expm1(-z)
-                ez = 1.0 - ome
-            else:
-                ez = math.exp(-z)
-                ome = 1.0 - ez
+            ell, z, ome, ez = _unit_curve(d, s, logw, z_max)
         else:
             ell = -logw
             z = 0.0
@@ -718,7 +726,7 @@ def _profiled_all(pts, x, expo, N, W, a_lo, a_hi, cst, nll):
             for i in range(n):
                 d = x[i] - L0
                 if d > 0.0 and W[b, i] != 0.0:  # (a run left out costs nothing)
-                    S[i] = -math.expm1(-math.exp(min(s * (math.log(d) - logw), z_max)))
+                    S[i] = _unit_curve(d, s, logw, z_max)[2]
                 else:
                     S[i] = 0.0
                 D += W[b, i] * S[i] * expo[i]
