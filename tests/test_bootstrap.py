@@ -283,3 +283,27 @@ def test_jobs_must_be_a_non_zero_whole_number_even_for_one_chunk(cic_fit, jobs):
     # and failed with joblib's own message for larger runs.
     with pytest.raises(ValueError, match="jobs must be a non-zero whole number"):
         seufit.bootstrap(cic_fit, n_boot=40, seed=1, jobs=jobs)
+
+
+def test_summary_runs_blas_on_one_thread(monkeypatch):
+    """Idle threads of a threaded BLAS spin on the cores after a call: the summary's
+    large products must not wake them (single_threaded_blas)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from seufit.uncertainty import bootstrap as bs
+
+    seen = []
+    original = bs.acceleration
+
+    def spy(*args, **kwargs):
+        seen.extend(m["num_threads"] for m in threadpoolctl.threadpool_info()
+                    if m["user_api"] == "blas")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(bs, "acceleration", spy)
+    fr = seufit.fit("example:mle_article")
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        seufit.bootstrap(fr, n_boot=50, seed=1, progress=False)
+        after = [m["num_threads"] for m in threadpoolctl.threadpool_info()
+                 if m["user_api"] == "blas"]
+    assert seen and set(seen) == {1}
+    assert set(after) == {2}  # the caller's setting is restored

@@ -16,8 +16,30 @@ import secrets
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from contextlib import contextmanager
+from functools import lru_cache
 
-__all__ = ["resolve_seed", "run_chunks"]
+__all__ = ["resolve_seed", "run_chunks", "single_threaded_blas"]
+
+
+@lru_cache(maxsize=1)
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()  # inspects the loaded libraries once (about 1 ms)
+
+
+@contextmanager
+def single_threaded_blas():
+    """BLAS on one thread inside the block.
+
+    For the summaries of a bootstrap (covariances, regressions on 20,000 x n arrays):
+    a threaded OpenBLAS speeds them up by little, and its idle threads keep spinning on
+    the cores afterwards, where the next bootstrap's workers need them (measured: fitting
+    20,000 replicates on two threads 30 % slower right after a summary; docs/bootstrap.md).
+    """
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        yield
 
 
 def resolve_seed(seed: int | None) -> int:

@@ -30,7 +30,7 @@ from ..estimator import FAILURE_CAUSES, fit_counts
 from ..fit import FitResult
 from ..likelihood import poisson_deviance
 from ..optimize import backend_name, solver_backend
-from ..parallel import resolve_seed, run_chunks
+from ..parallel import resolve_seed, run_chunks, single_threaded_blas
 
 __all__ = ["bootstrap", "BootstrapResult", "load_bootstrap", "choose_config", "ci_rule",
            "bca_interval", "acceleration", "CONFIGS"]
@@ -320,6 +320,11 @@ def ci_rule(events: np.ndarray) -> tuple[str, str]:
 
 
 def _summarise(r: BootstrapResult, cl: float, ci: str = "auto") -> BootstrapResult:
+    with single_threaded_blas():  # see single_threaded_blas: workers need the cores next
+        return _summarise_blas1(r, cl, ci)
+
+
+def _summarise_blas1(r: BootstrapResult, cl: float, ci: str) -> BootstrapResult:
     if not 0 < cl < 1:
         raise ValueError(f"cl must be between 0 and 1, got {cl}")
     if ci not in ("auto", "guarded", "percentile", "bca"):
