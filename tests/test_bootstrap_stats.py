@@ -257,6 +257,14 @@ def test_result_summary_uses_the_kernels():
         lo, hi, z0 = bca_interval(D[:, k], res.theta_hat[k], res.a[k], 0.95)
         assert (res.bca[k, 0], res.bca[k, 1], res.z0[k]) == pytest.approx((lo, hi, z0), rel=1e-12)
     assert res.se == pytest.approx(D.std(axis=0, ddof=1), rel=1e-12)
+    # The band: pointwise quantiles of the replicate curves, from the reference formula.
+    # Many curves are exactly 0 at the low LETs (ties, which the summary's sort handles).
+    let = np.asarray(res.band["let"])
+    curves = np.array([reference.weibull(let, *t) for t in D])
+    assert (curves[:, 0] == 0).sum() > 10
+    low, high = np.quantile(curves, [0.025, 0.975], axis=0)
+    np.testing.assert_allclose(res.band["low"], low, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(res.band["high"], high, rtol=1e-12, atol=0)
 
 
 # -- coverage ------------------------------------------------------------------------------
