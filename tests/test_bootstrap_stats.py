@@ -248,7 +248,10 @@ def test_bca_beyond_the_pole_takes_the_extreme_draw():
 
 def test_result_summary_uses_the_kernels():
     fr = seufit.fit("example:mle_article")
-    res = seufit.bootstrap(fr, n_boot=300, seed=2, progress=False)
+    # jobs=2: the band is computed on two threads, half the grid each; with_level below
+    # recomputes every summary serially.
+    res = seufit.bootstrap(fr, n_boot=300, seed=2, progress=False, jobs=2)
+    assert res.with_level(0.95).band == res.band
     D = res.draws
     assert res.a == pytest.approx(acceleration(D, res.counts[res.ok].astype(float), res.lam_hat),
                                   rel=1e-12)

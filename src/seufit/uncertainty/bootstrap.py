@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -320,12 +321,17 @@ def ci_rule(events: np.ndarray) -> tuple[str, str]:
     return "percentile", f"{why} (series rule: BCa only with >= 50 events and no zeros)"
 
 
-def _summarise(r: BootstrapResult, cl: float, ci: str = "auto") -> BootstrapResult:
+def _summarise(r: BootstrapResult, cl: float, ci: str = "auto",
+               threads: bool = False) -> BootstrapResult:
+    """Every summary of the draws; ``threads``: the band on two threads meanwhile."""
     with single_threaded_blas():  # see single_threaded_blas: workers need the cores next
-        return _summarise_blas1(r, cl, ci)
+        if not threads:
+            return _summarise_blas1(r, cl, ci, None)
+        with ThreadPoolExecutor(2) as pool:
+            return _summarise_blas1(r, cl, ci, pool)
 
 
-def _summarise_blas1(r: BootstrapResult, cl: float, ci: str) -> BootstrapResult:
+def _summarise_blas1(r: BootstrapResult, cl: float, ci: str, pool) -> BootstrapResult:
     if not 0 < cl < 1:
         raise ValueError(f"cl must be between 0 and 1, got {cl}")
     if ci not in ("auto", "guarded", "percentile", "bca"):
@@ -335,6 +341,7 @@ def _summarise_blas1(r: BootstrapResult, cl: float, ci: str) -> BootstrapResult:
     p = len(r.names)
     if D.shape[0] < 10:
         raise ValueError(f"only {D.shape[0]} successful replicates: too few to summarise")
+    band = _band(r, D, cl, pool=pool)  # first: with a pool it runs while the rest is done
     events = r.fit.data.events if r.fit is not None else None
     if ci in ("auto", "guarded"):
         if events is None:  # a reloaded archive: its own choice and reason
@@ -370,7 +377,7 @@ def _summarise_blas1(r: BootstrapResult, cl: float, ci: str) -> BootstrapResult:
         diag["flags"].append(
             f"BCa with {', '.join(r.at_bound)} on a bound: z0 is driven by ties at the bound "
             "and BCa under-covers there (docs/bootstrap.md); prefer --ci percentile")
-    band = _band(r, D, cl)
+    band = band()
     return replace(r, cl=cl, ci_method=method, ci_reason=reason, se=se, covariance=cov,
                    correlation=corr, percentile=perc, bca=bca, z0=z0, a=a, diagnostics=diag,
                    band=band)
@@ -427,7 +434,12 @@ def _diagnostics(r: BootstrapResult, D, se, corr) -> dict:
     }
 
 
-def _band(r: BootstrapResult, D, cl: float, n_grid: int = 60) -> dict:
+def _band(r: BootstrapResult, D, cl: float, n_grid: int = 60, pool=None):
+    """Pointwise percentile band of sigma(LET) on a log grid over the tested LETs.
+
+    Returns a callable giving the band's dict.  With ``pool`` (an executor) the two
+    halves of the grid are computed there, while the caller works on: call it last.
+    """
     from ..models import WEIBULL4
 
     model = r.fit.model if r.fit is not None else WEIBULL4
@@ -435,16 +447,28 @@ def _band(r: BootstrapResult, D, cl: float, n_grid: int = 60) -> dict:
     lo_x, hi_x = r.let_span
     grid = np.geomspace(lo_x / 1.5, hi_x * 1.5, n_grid)
     qs = [(1 - cl) / 2, (1 + cl) / 2]
-    vals = np.empty((n_grid, D.shape[0]))  # one row per LET: contiguous for the sort
-    for s in range(0, D.shape[0], 5000):
-        vals[:, s:s + 5000] = model.value(D[s:s + 5000], grid).T
-    # Sorted first: the same quantiles, but numpy's selection slows down several-fold on
-    # ties (sigma = 0 below the threshold of many replicates), which a sort does not.
-    vals.sort(axis=1)
-    low, high = np.quantile(vals, qs, axis=1)
-    mle = model.value(r.theta_hat[None, :], grid)[0]
-    return {"let": grid.tolist(), "sigma_mle": mle.tolist(), "low": low.tolist(),
-            "high": high.tolist(), "cl": cl, "kind": "pointwise percentile"}
+
+    def quantiles(g):
+        vals = np.empty((g.size, D.shape[0]))  # one row per LET: contiguous for the sort
+        for s in range(0, D.shape[0], 5000):
+            vals[:, s:s + 5000] = model.value(D[s:s + 5000], g).T
+        # Sorted first: the same quantiles, but numpy's selection slows down several-fold
+        # on ties (sigma = 0 below the threshold of many replicates); a sort does not.
+        vals.sort(axis=1)
+        return np.quantile(vals, qs, axis=1)
+
+    halves = np.array_split(grid, 2)
+    parts = ([pool.submit(quantiles, g) for g in halves] if pool is not None
+             else [quantiles(grid)])
+
+    def finish() -> dict:
+        low, high = np.concatenate([p.result() if pool is not None else p for p in parts],
+                                   axis=1)
+        mle = model.value(r.theta_hat[None, :], grid)[0]
+        return {"let": grid.tolist(), "sigma_mle": mle.tolist(), "low": low.tolist(),
+                "high": high.tolist(), "cl": cl, "kind": "pointwise percentile"}
+
+    return finish
 
 
 def _fit_chunk(payload):
@@ -521,7 +545,8 @@ def bootstrap(
         Interval level.
     jobs : int
         Parallel workers through joblib (-1: all cores): threads with the compiled
-        solver, which releases the GIL, processes on the NumPy path; results are
+        solver, which releases the GIL, processes on the NumPy path.  Other than 1, the
+        summary also computes the sigma(LET) band on two threads.  Results are
         identical for any value.
     executor : concurrent.futures.Executor, optional
         E.g. dask ``client.get_executor()``; overrides ``jobs``.
@@ -619,5 +644,5 @@ def bootstrap(
                                                                      model=fit_result.model),
                       fit=fit_result, at_bound=tuple(fit_result.at_bound),
                       let_span=(float(fit_result.data.let.min()), float(fit_result.data.let.max())))
-    return _summarise(raw, cl=cl, ci=ci)
+    return _summarise(raw, cl=cl, ci=ci, threads=jobs != 1)
 
