@@ -41,6 +41,12 @@ def test_same_seed_same_result_different_seed_differs(cic_fit, cic_boot):
 def test_chunk_size_does_not_change_results(cic_fit, cic_boot):
     for chunk in (7, 150, 10_000):
         _same(cic_boot, seufit.bootstrap(cic_fit, n_boot=400, seed=11, chunk_size=chunk))
+    # Drawn chunk by chunk, the counts are one draw of all replicates from the seed: what
+    # anyone can regenerate with numpy alone.
+    two = seufit.bootstrap(cic_fit, n_boot=400, seed=11, chunk_size=7, jobs=2)
+    one_draw = np.random.default_rng(np.random.SeedSequence(11)).poisson(
+        two.lam_hat, size=(400, two.lam_hat.size))
+    np.testing.assert_array_equal(two.counts, one_draw)
 
 
 def test_chunk_size_does_not_change_sparse_results_with_screen_and_kinks():
@@ -83,22 +89,29 @@ def test_forced_numpy_path_holds_in_worker_processes(cic_fit):
 def test_jobs_use_threads_on_the_compiled_path_and_processes_on_numpy(cic_fit, monkeypatch):
     import joblib
 
+    from seufit import parallel
     from seufit.optimize import compiled_enabled, solver_backend
 
     seen = []
-    real = joblib.Parallel
+    real_parallel, real_threads = joblib.Parallel, parallel.ThreadPoolExecutor
 
-    def spy(*args, **kwargs):
+    def spy_parallel(*args, **kwargs):
         seen.append(kwargs.get("prefer"))
-        return real(*args, **kwargs)
+        return real_parallel(*args, **kwargs)
 
-    monkeypatch.setattr(joblib, "Parallel", spy)
+    def spy_threads(*args, **kwargs):
+        seen.append("threads")
+        return real_threads(*args, **kwargs)
+
+    monkeypatch.setattr(joblib, "Parallel", spy_parallel)
+    monkeypatch.setattr(parallel, "ThreadPoolExecutor", spy_threads)
     if compiled_enabled():
         seufit.bootstrap(cic_fit, n_boot=40, seed=5, jobs=2, chunk_size=20)
-        assert seen.pop() == "threads"
+        assert seen == ["threads"]
+        seen.clear()
     with solver_backend("numpy"):
         seufit.bootstrap(cic_fit, n_boot=40, seed=5, jobs=2, chunk_size=20)
-    assert seen.pop() == "processes"
+    assert seen[0] == "processes"
 
 
 def test_counts_are_poisson_at_the_fitted_means(cic_fit, cic_boot):

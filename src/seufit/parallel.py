@@ -1,12 +1,13 @@
 """Seeding and the executor seam.
 
 Randomness: all bootstrap counts are drawn in the parent process from one
-``numpy.random.Generator`` seeded by the recorded seed, before any work is
-split, so the draws cannot depend on workers, chunk size or backend.  Fitting a
-chunk is deterministic and row-independent, so the results cannot either.
+``numpy.random.Generator`` seeded by the recorded seed, chunk after chunk in order
+(the same numbers as one draw of all replicates), so the draws cannot depend on
+workers, chunk size or backend.  Fitting a chunk is deterministic and
+row-independent, so the results cannot either.
 
-Execution: serial, joblib workers (``jobs > 1``: threads when the work releases the
-GIL, as the compiled solver does, else processes), or any
+Execution: serial, ``jobs > 1`` workers (threads when the work releases the GIL, as
+the compiled solver does, else joblib processes), or any
 ``concurrent.futures.Executor`` (a dask ``Client.get_executor()`` included).
 """
 
@@ -14,8 +15,8 @@ from __future__ import annotations
 
 import secrets
 import sys
-from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
 
@@ -61,7 +62,7 @@ def _progress_bar(total: int, desc: str, progress: bool | None):
 
 def run_chunks(
     func: Callable,
-    payloads: Sequence,
+    payloads: Iterable,
     *,
     sizes: Sequence[int],
     jobs: int = 1,
@@ -75,38 +76,50 @@ def run_chunks(
     Parameters
     ----------
     func : picklable callable
-    payloads : sequence
-        One argument per chunk.
+    payloads : iterable
+        One argument per chunk (``len(sizes)`` of them).  A generator is consumed while
+        the first chunks run on threads or an executor, so that it can prepare the
+        next ones meanwhile.
     sizes : sequence of int
         Replicates per chunk (for the progress bar).
     jobs : int
-        Workers through joblib when > 1 (-1: all cores); ignored when ``executor``
-        is given.
+        Workers when > 1 (-1: all cores, as joblib counts them); ignored when
+        ``executor`` is given.
     executor : concurrent.futures.Executor, optional
         Any executor, e.g. ``ProcessPoolExecutor`` or dask's ``client.get_executor()``.
     progress : bool or None
         Progress bar; None shows it only on a terminal.
     threads : bool
-        joblib threads instead of processes: for work that releases the GIL (numba
-        ``nogil`` kernels), threads start instantly and copy nothing.
+        Threads (``concurrent.futures.ThreadPoolExecutor``) instead of joblib's worker
+        processes: for work that releases the GIL (numba ``nogil`` kernels), threads
+        start instantly and copy nothing.
     """
-    results: list = [None] * len(payloads)
+    results: list = [None] * len(sizes)
     with _progress_bar(sum(sizes), desc, progress) as bar:
+        if executor is None and jobs != 1 and len(sizes) > 1 and threads:
+            from joblib import effective_n_jobs
+
+            with ThreadPoolExecutor(effective_n_jobs(jobs)) as pool:
+                return _collect(pool, func, payloads, sizes, bar, results)
         if executor is not None:
-            futures = [executor.submit(func, p) for p in payloads]
-            for i, fut in enumerate(futures):
-                results[i] = fut.result()
-                bar.update(sizes[i])
-        elif jobs == 1 or len(payloads) == 1:
+            return _collect(executor, func, payloads, sizes, bar, results)
+        if jobs == 1 or len(sizes) == 1:
             for i, p in enumerate(payloads):
                 results[i] = func(p)
                 bar.update(sizes[i])
         else:
             from joblib import Parallel, delayed
 
-            par = Parallel(n_jobs=jobs, return_as="generator",
-                           prefer="threads" if threads else "processes")
+            par = Parallel(n_jobs=jobs, return_as="generator", prefer="processes")
             for i, r in enumerate(par(delayed(func)(p) for p in payloads)):
                 results[i] = r
                 bar.update(sizes[i])
+    return results
+
+
+def _collect(pool: Executor, func, payloads, sizes, bar, results) -> list:
+    futures = [pool.submit(func, p) for p in payloads]  # the first ones run meanwhile
+    for i, fut in enumerate(futures):
+        results[i] = fut.result()
+        bar.update(sizes[i])
     return results

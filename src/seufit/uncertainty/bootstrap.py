@@ -589,7 +589,6 @@ def bootstrap(
     seed = resolve_seed(seed)
     lam = fit_result.predict(fd.let) * fd.exposure
     rng = np.random.default_rng(np.random.SeedSequence(seed))
-    counts = rng.poisson(lam, size=(n_boot, lam.size))
     starts = replicate_starts(fit_result)
     # Small samples (< 50 events) have many local optima: a dense screening grid (768
     # points) and a second start per replicate in the threshold corner.  Otherwise the
@@ -603,19 +602,27 @@ def bootstrap(
         grid = fit_result.model.screen_grid(fit_result.bounds)
     else:
         grid = fit_result.model.starts(fd.let, fd.events, fd.exposure, fit_result.bounds)
-    payloads, sizes = [], []
     solver = "numpy" if backend_name() == "numpy" else "auto"
-    for s in range(0, n_boot, chunk_size):
-        c = counts[s:s + chunk_size]
-        payloads.append((fit_result.model, fd.let, fd.exposure, c, starts, fit_result.zeros, tol,
-                         grid, extra_starts, fit_result.bounds if fit_result.user_bounds else None,
-                         corner, solver))
-        sizes.append(len(c))
+    sizes = [min(chunk_size, n_boot - s) for s in range(0, n_boot, chunk_size)]
+    drawn = []
+
+    def payloads():
+        # Chunk by chunk from the one generator, in order: the same counts as one draw of
+        # all replicates (whatever the chunk size; tested), but the next chunk is drawn
+        # while the workers fit the previous ones.
+        for size in sizes:
+            c = rng.poisson(lam, size=(size, lam.size))
+            drawn.append(c)
+            yield (fit_result.model, fd.let, fd.exposure, c, starts, fit_result.zeros, tol,
+                   grid, extra_starts, fit_result.bounds if fit_result.user_bounds else None,
+                   corner, solver)
+
     # The compiled kernels release the GIL: threads then do what processes do, without
     # starting workers or copying the counts.  The NumPy path (forced, or a model the
     # kernel does not implement) runs in processes.
-    parts = run_chunks(_fit_chunk, payloads, sizes=sizes, jobs=jobs, executor=executor,
+    parts = run_chunks(_fit_chunk, payloads(), sizes=sizes, jobs=jobs, executor=executor,
                        progress=progress, threads=backend_name(fit_result.model) != "numpy")
+    counts = np.concatenate(drawn)
     theta = np.vstack([p[0] for p in parts])
     nll = np.concatenate([p[1] for p in parts])
     cause = np.concatenate([p[2] for p in parts])
