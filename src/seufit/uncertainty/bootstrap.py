@@ -544,7 +544,7 @@ def bootstrap(
     cl : float
         Interval level.
     jobs : int
-        Parallel workers through joblib (-1: all cores): threads with the compiled
+        Parallel workers (-1: all cores, as joblib counts them): threads with the compiled
         solver, which releases the GIL, processes on the NumPy path.  Other than 1, the
         summary also computes the sigma(LET) band on two threads.  Results are
         identical for any value.
