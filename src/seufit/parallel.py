@@ -38,6 +38,9 @@ def single_threaded_blas():
     a threaded OpenBLAS speeds them up by little, and its idle threads keep spinning on
     the cores afterwards, where the next bootstrap's workers need them (measured: fitting
     20,000 replicates on two threads 30 % slower right after a summary; docs/bootstrap.md).
+    The limit is process-wide while the block runs (threadpoolctl), so BLAS calls of
+    other threads of the application run on one thread meanwhile too; results do not
+    depend on it.
     """
     with _blas_controller().limit(limits=1, user_api="blas"):
         yield
@@ -99,27 +102,52 @@ def run_chunks(
         if executor is None and jobs != 1 and len(sizes) > 1 and threads:
             from joblib import effective_n_jobs
 
-            with ThreadPoolExecutor(effective_n_jobs(jobs)) as pool:
-                return _collect(pool, func, payloads, sizes, bar, results)
-        if executor is not None:
-            return _collect(executor, func, payloads, sizes, bar, results)
-        if jobs == 1 or len(sizes) == 1:
-            for i, p in enumerate(payloads):
-                results[i] = func(p)
-                bar.update(sizes[i])
+            pool = ThreadPoolExecutor(effective_n_jobs(jobs))
+            try:
+                _collect(pool, func, payloads, sizes, bar, results)
+            finally:
+                # On an error (or Ctrl-C) the chunks not yet started are dropped, so that
+                # it surfaces at once rather than after the whole run.
+                pool.shutdown(wait=True, cancel_futures=True)
+        elif executor is not None:
+            _collect(executor, func, payloads, sizes, bar, results)
+        elif jobs == 1 or len(sizes) == 1:
+            n = 0
+            for n, p in enumerate(payloads, start=1):
+                _check_count(n, sizes)
+                results[n - 1] = func(p)
+                bar.update(sizes[n - 1])
+            _check_count(n, sizes, final=True)
         else:
             from joblib import Parallel, delayed
 
             par = Parallel(n_jobs=jobs, return_as="generator", prefer="processes")
-            for i, r in enumerate(par(delayed(func)(p) for p in payloads)):
-                results[i] = r
-                bar.update(sizes[i])
+            n = 0
+            for n, r in enumerate(par(delayed(func)(p) for p in payloads), start=1):
+                _check_count(n, sizes)
+                results[n - 1] = r
+                bar.update(sizes[n - 1])
+            _check_count(n, sizes, final=True)
     return results
 
 
-def _collect(pool: Executor, func, payloads, sizes, bar, results) -> list:
-    futures = [pool.submit(func, p) for p in payloads]  # the first ones run meanwhile
-    for i, fut in enumerate(futures):
-        results[i] = fut.result()
-        bar.update(sizes[i])
-    return results
+def _check_count(n: int, sizes: Sequence[int], final: bool = False) -> None:
+    if n > len(sizes) or (final and n != len(sizes)):
+        raise ValueError(f"run_chunks: {'more' if n > len(sizes) else 'fewer'} payloads than "
+                         f"the {len(sizes)} chunk sizes given")
+
+
+def _collect(pool: Executor, func, payloads, sizes, bar, results) -> None:
+    futures = []
+    try:
+        for p in payloads:  # submitted as drawn: the first chunks run meanwhile
+            futures.append(pool.submit(func, p))
+            _check_count(len(futures), sizes)
+        _check_count(len(futures), sizes, final=True)
+        for i, fut in enumerate(futures):
+            results[i] = fut.result()
+            bar.update(sizes[i])
+    except BaseException:
+        for fut in futures:  # a failed chunk (or Ctrl-C) stops the run: drop the rest
+            fut.cancel()
+        raise

@@ -609,7 +609,8 @@ def bootstrap(
     def payloads():
         # Chunk by chunk from the one generator, in order: the same counts as one draw of
         # all replicates (whatever the chunk size; tested), but the next chunk is drawn
-        # while the workers fit the previous ones.
+        # while the workers fit the previous ones.  One consumer at a time: the main
+        # thread, or joblib's dispatching thread under its lock (NumPy path).
         for size in sizes:
             c = rng.poisson(lam, size=(size, lam.size))
             drawn.append(c)
