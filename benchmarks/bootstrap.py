@@ -9,8 +9,8 @@ For the three bundled examples and a sparse simulated dataset (about 30 events,
 parameters below) it measures, in one process:
 
 1. wall time of ``seufit.bootstrap`` at B = 10,000 and 20,000 replicates, serial
-   (``jobs=1``) and with two worker processes (``jobs=2``), after one warm-up call
-   of each kind (fastest of ``--repeats`` calls);
+   (``jobs=1``) and with two workers (``jobs=2``: threads on the compiled path),
+   after one warm-up call of each kind (fastest of ``--repeats`` calls);
 2. the article's reference procedure on the first ``--n-loop`` replicates of the
    same bootstrap (the same simulated counts): one scipy L-BFGS-B call per
    replicate in a Python loop, on raw parameters with finite-difference gradients,
@@ -193,7 +193,7 @@ def benchmark_dataset(label, data, args, rng):
     kw = {"seed": args.seed, "progress": False}
     b_sizes = (10_000, 20_000)
     big = b_sizes[-1]
-    # Warm-up: one serial call and one call that starts the worker processes.
+    # Warm-up: one serial call and one with two workers.
     seufit.bootstrap(fr, n_boot=b_sizes[0], jobs=1, **kw)
     seufit.bootstrap(fr, n_boot=b_sizes[0], jobs=2, **kw)
     wall, cpu = {}, {}
