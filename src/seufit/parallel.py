@@ -112,23 +112,23 @@ def run_chunks(
         elif executor is not None:
             _collect(executor, func, payloads, sizes, bar, results)
         elif jobs == 1 or len(sizes) == 1:
-            n = 0
-            for n, p in enumerate(payloads, start=1):
-                _check_count(n, sizes)
-                results[n - 1] = func(p)
-                bar.update(sizes[n - 1])
-            _check_count(n, sizes, final=True)
+            _gather((func(p) for p in payloads), sizes, bar, results)
         else:
             from joblib import Parallel, delayed
 
             par = Parallel(n_jobs=jobs, return_as="generator", prefer="processes")
-            n = 0
-            for n, r in enumerate(par(delayed(func)(p) for p in payloads), start=1):
-                _check_count(n, sizes)
-                results[n - 1] = r
-                bar.update(sizes[n - 1])
-            _check_count(n, sizes, final=True)
+            _gather(par(delayed(func)(p) for p in payloads), sizes, bar, results)
     return results
+
+
+def _gather(outputs, sizes: Sequence[int], bar, results: list) -> None:
+    """Store the chunks' outputs in order, counting them against ``sizes``."""
+    n = 0
+    for n, r in enumerate(outputs, start=1):
+        _check_count(n, sizes)
+        results[n - 1] = r
+        bar.update(sizes[n - 1])
+    _check_count(n, sizes, final=True)
 
 
 def _check_count(n: int, sizes: Sequence[int], final: bool = False) -> None:
@@ -143,10 +143,7 @@ def _collect(pool: Executor, func, payloads, sizes, bar, results) -> None:
         for p in payloads:  # submitted as drawn: the first chunks run meanwhile
             futures.append(pool.submit(func, p))
             _check_count(len(futures), sizes)
-        _check_count(len(futures), sizes, final=True)
-        for i, fut in enumerate(futures):
-            results[i] = fut.result()
-            bar.update(sizes[i])
+        _gather((fut.result() for fut in futures), sizes, bar, results)
     except BaseException:
         for fut in futures:  # a failed chunk (or Ctrl-C) stops the run: drop the rest
             fut.cancel()
