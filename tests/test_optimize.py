@@ -267,3 +267,90 @@ def test_mistyped_solver_setting_is_a_one_line_error(monkeypatch, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "SEUFIT_SOLVER must be auto or numpy" in err[0]
 
+
+
+# A row joins a known optimum (minimize_batch(near=...)): the sparse replicate below, with
+# zero-event runs kept (include), so LET 2 (no events there) is a live kink of let_th.
+SP_LET = np.array([2.0, 4.0, 8.0, 14.0, 22.0, 35.0, 50.0, 70.0])
+SP_PHI = np.full(SP_LET.size, 1e7)
+SP_N = np.array([0, 2, 2, 10, 5, 5, 10, 4.0])
+
+
+def _replicate_with_a_kink():
+    N = SP_N[None]
+    lo, hi = WEIBULL4.batch_bounds(SP_LET, N, SP_PHI, np.ones_like(N))
+    return PoissonObjective(WEIBULL4, SP_LET, SP_PHI, SP_N, np.ones_like(SP_N)), lo[0], hi[0]
+
+
+@pytest.mark.parametrize("backend", ["auto", "numpy"])
+def test_a_row_that_reaches_a_known_optimum_joins_it(backend):
+    from seufit.optimize import solver_backend
+
+    obj, lo, hi = _replicate_with_a_kink()
+    th0 = np.array([[5.3e-7, 3.0, 0.9, 6.7], [5.3e-7, 3.5, 2.0, 20.0], [5.3e-7, 2.5, 0.5, 4.0]])
+    kw = dict(kinks=obj.kinks, tol=1e-10)
+    with solver_backend(backend):
+        free = minimize_batch(obj, th0, lo, hi, WEIBULL4.transforms, **kw)
+        assert free.converged.all()
+        best = np.argmin(free.fun)
+        known = np.tile(free.theta[best], (3, 1))
+        kf = np.full(3, free.fun[best])
+        joined = minimize_batch(obj, th0, lo, hi, WEIBULL4.transforms, near=known, near_fun=kf,
+                                **kw)
+        # A start at the known optimum itself joins before its first iteration.
+        at = minimize_batch(obj, known[:1], lo, hi, WEIBULL4.transforms, near=known[:1],
+                            near_fun=kf[:1], **kw)
+        # No known optimum (NaN): exactly the plain solve.
+        nan = minimize_batch(obj, th0, lo, hi, WEIBULL4.transforms, near=np.full((3, 4), np.nan),
+                             near_fun=kf, **kw)
+    same = np.abs(free.fun - free.fun[best]) < 1e-9
+    assert same.sum() >= 2  # the case needs rows that end at the same optimum
+    assert np.all(joined.status[same] == 4) and STATUS[4] == "joined"
+    assert np.all(joined.n_iter[same] < free.n_iter[same])
+    # joined where every internal coordinate was within the radius (0.1): physical ratio
+    ratio = joined.theta[same] / known[same]
+    assert np.all(np.abs(np.log(ratio[:, [0, 2, 3]])) < 0.1)
+    assert np.all(joined.fun[same] <= kf[same] + 1e-2)
+    assert at.status[0] == 4 and at.n_iter[0] == 0
+    for k in ("theta", "fun", "status", "n_iter"):
+        np.testing.assert_array_equal(getattr(nan, k), getattr(free, k))
+
+
+@pytest.mark.parametrize("backend", ["auto", "numpy"])
+def test_a_known_point_on_a_kink_or_beyond_one_or_far_above_is_not_joined(backend):
+    from seufit.optimize import solver_backend
+
+    obj, lo, hi = _replicate_with_a_kink()
+    kw = dict(kinks=obj.kinks, tol=1e-10)
+    # Found in review of the rule: this replicate's start at let_th = 3 stops on the kink at
+    # 2 (a pinned point, status 0); starts at 1 and 3 in the intervals next to it go on to
+    # the optimum just below the kink, 3.5e-5 lower.
+    th0 = np.array([[5.3458e-7, 2.0, 0.8965, 6.6848], [5.3458e-7, 1.0, 0.8965, 6.6848],
+                    [5.3458e-7, 3.0, 0.8965, 6.6848]])
+    with solver_backend(backend):
+        free = minimize_batch(obj, th0, lo, hi, WEIBULL4.transforms, **kw)
+        on_kink = free.theta[0]
+        assert free.converged.all() and on_kink[1] == 2.0
+        assert np.all(free.fun[1:] < free.fun[0] - 1e-5)
+        r = minimize_batch(obj, th0[1:], lo, hi, WEIBULL4.transforms, near=np.tile(on_kink, (2, 1)),
+                           near_fun=np.full(2, free.fun[0]), **kw)
+        np.testing.assert_array_equal(r.fun, free.fun[1:])
+        # Within the radius of a point on the other side of a kink: no join; same side: join.
+        # (sigma_sat at its conditional optimum, where the scale reset puts the row)
+        x = np.array([[1.0, 1.99, 0.8965, 6.6848]])
+        x[0, 0] = SP_N.sum() / np.sum(WEIBULL4.value(x, SP_LET)[0] * SP_PHI)
+        f_x = obj(x, 0, None)[0]
+        across = x.copy()
+        across[0, 1] = 2.01
+        beside = x.copy()
+        beside[0, 1] = 1.985
+        r_across = minimize_batch(obj, x, lo, hi, WEIBULL4.transforms, near=across,
+                                  near_fun=f_x + 1.0, **kw)
+        r_beside = minimize_batch(obj, x, lo, hi, WEIBULL4.transforms, near=beside,
+                                  near_fun=f_x + 1.0, **kw)
+        # ... and one far below the row's value (by more than NEAR_EXCESS = 0.01): no join.
+        r_above = minimize_batch(obj, x, lo, hi, WEIBULL4.transforms, near=beside,
+                                 near_fun=f_x - 0.02, **kw)
+    assert r_beside.status[0] == 4 and r_beside.n_iter[0] == 0
+    assert r_across.status[0] != 4 and r_across.n_iter[0] > 0
+    assert r_above.status[0] != 4 and r_above.n_iter[0] > 0

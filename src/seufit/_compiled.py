@@ -84,6 +84,20 @@ def _kink_internal(v, kind_j, cap_j, hi_ij, cap_floor):
 
 
 @_jit_inline
+def _kink_side(v, kvi):
+    """Where ``v`` sits among the kinks ``kvi`` (NaN: none): twice the number of kinks
+    below it, plus one on a kink (``optimize._kink_side``)."""
+    code = 0
+    for k in kvi:
+        e = 1e-9 * max(abs(k), 1.0)
+        if v > k + e:
+            code += 2
+        elif v >= k - e:
+            code += 1
+    return code
+
+
+@_jit_inline
 def _unit_curve(d, s, logw, z_max):
     """The Weibull at unit sigma_sat a distance ``d > 0`` above the threshold:
     ``(ell, z, 1 - exp(-z), exp(-z))`` with ell = log(d / w), z = exp(s ell) (capped).
@@ -340,13 +354,17 @@ def _first_backtrack(phi, step, push, s_lo, s_hi, bp_min):
 
 @_jit
 def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_iter, out_i, V,
-               M, Bw, S, prof_on, cst):
+               M, Bw, S, prof_on, cst, known, has_known, known_side, known_f, radius, excess):
     """Projected Newton on one row, in place on ``phi`` (internal coordinates).
 
     Mirrors ``optimize.minimize_batch`` step for step.  ``out_i`` receives
     (status, n_iter, n_eval); returns (f, proj_grad, act_lo, act_hi).  ``V`` (14, 4),
     ``M`` (8, 4, 4), ``Bw`` (5, 4) and ``S`` (4, n) are scratch (no allocation per row).
     ``prof_on``: sigma_sat at its conditional optimum at every evaluated point.
+    ``known`` (4,): with ``has_known``, a known optimum of the row's objective (internal
+    coordinates); the row stops with status 4 once every coordinate is within ``radius``
+    of it and its kink parameter is between the same two kinks (``known_side``, see
+    ``_kink_side``; ``optimize.minimize_batch``).
 
     A line search's first trial (the full step) is evaluated with derivatives: when it
     is accepted, as it mostly is near the optimum, the next iteration reuses them.
@@ -377,6 +395,14 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
         out_i[0], out_i[1], out_i[2] = 3, 0, 1
         return f, pg, act_lo, act_hi
     for _it in range(max_iter):
+        if has_known:
+            dmax = 0.0
+            for a in range(p):
+                dmax = max(dmax, abs(phi[a] - known[a]))
+            if (dmax < radius and f <= known_f + excess
+                    and (kj < 0 or _kink_side(phi[kj], kv) == known_side)):
+                status = 4
+                break
         if not have_derivs:
             _weibull_nll(phi, kind, cap, low, x, expo, N, W, 2, g, H, J, Hm, prof, lo_i[0],
                          hi_i[0], S, cst)
@@ -569,7 +595,8 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
 
 @_jit
 def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, kv, live, tol,
-               max_iter, prof_on, cst, fun, proj_grad, ints, act_lo, act_hi):
+               max_iter, prof_on, cst, near, near_f, radius, excess, fun, proj_grad, ints,
+               act_lo, act_hi):
     V = np.empty((14, 4))
     S = np.empty((4, x.shape[0]))
     M = np.empty((8, 4, 4))
@@ -584,9 +611,17 @@ def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, k
                                             cst[_CAP_FL])
                 else:
                     kvi[q] = np.nan
+        has_known = True
+        for a in range(4):
+            if not math.isfinite(near[r, a]):
+                has_known = False
+        side = _kink_side(near[r, kj], kvi) if kj >= 0 and has_known else 0
+        if side % 2 == 1:  # a point pinned on a kink is no smooth optimum to join
+            has_known = False
         f, pg, alo, ahi = _solve_one(phi[r], lo_i[r], hi_i[r], kind, lows[r], caps[r], x, expo,
                                      N[d], W[d], kj, kvi, tol, max_iter, ints[r], V, M, Bw, S,
-                                     prof_on, cst)
+                                     prof_on, cst, near[r], has_known, side, near_f[r], radius,
+                                     excess)
         fun[r] = f
         proj_grad[r] = pg
         for a in range(4):
@@ -601,7 +636,8 @@ def _c(a, dtype=float):
 
 
 def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kinks, tol,
-               max_iter, scale_reset=True, live=None):
+               max_iter, scale_reset=True, live=None, near=None, near_f=None, radius=0.0,
+               excess=0.0):
     """Run the compiled solver on every row.
 
     Parameters are internal coordinates (``phi0``, ``lo_i``, ``hi_i``: ``(R, 4)``);
@@ -610,7 +646,8 @@ def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kink
     ``N``, ``W``: ``(D, n)`` counts and weights per dataset, ``data_row (R,)`` the
     dataset of each row; ``kinks``: ``(index, values)`` or None, ``live (R, K)`` the kinks
     of each row's objective (None: all); ``scale_reset``: sigma_sat at its conditional
-    optimum at every evaluated point.
+    optimum at every evaluated point; ``near (R, 4)``: a known optimum per row in internal
+    coordinates (NaN: none), joined within ``radius`` (status 4).
 
     Returns ``phi, fun, proj_grad, status, n_iter, n_eval, act_lo, act_hi``.
     """
@@ -623,9 +660,12 @@ def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kink
     act_hi = np.zeros((R, 4), np.bool_)
     kj, kv = (-1, np.empty(0)) if kinks is None else (int(kinks[0]), np.asarray(kinks[1], float))
     live = np.ones((R, kv.size), np.bool_) if live is None else _c(live, np.bool_)
+    near = np.full((R, 4), np.nan) if near is None else _c(near)
+    near_f = np.full(R, np.inf) if near_f is None else _c(near_f)
     _solve_all(phi, _c(lo_i), _c(hi_i), _c(kind, np.int64), _c(lows), _c(caps), _c(x), _c(expo),
                _c(N), _c(W), _c(data_row, np.int64), kj, _c(kv), live, float(tol), int(max_iter),
-               bool(scale_reset), _constants(), fun, proj_grad, ints, act_lo, act_hi)
+               bool(scale_reset), _constants(), near, near_f, float(radius), float(excess), fun,
+               proj_grad, ints, act_lo, act_hi)
     return phi, fun, proj_grad, ints[:, 0], ints[:, 1], ints[:, 2], act_lo, act_hi
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from .likelihood import PoissonObjective, any_per_value
 from .models import Model, clip_inside
+from .optimize import BatchResult as BatchResult_
 from .optimize import minimize_batch
 
 __all__ = ["BatchFit", "fit_counts", "FAILURE_CAUSES", "MIN_NONZERO"]
@@ -181,8 +182,7 @@ def fit_counts(
     order = np.argsort(row, kind="stable")
     row, th0, is_corner = row[order], th0[order], is_corner[order]
     th0 = clip_inside(th0, lo[row], hi[row])
-    res = minimize_batch(obj, th0, lo[row], hi[row], model.transforms, rows=row,
-                         kinks=kinks, tol=tol, max_iter=max_iter)
+    res = _solve_first_then_rest(model, obj, th0, lo, hi, row, kinks, tol, max_iter)
     fun = np.where(np.isfinite(res.fun), res.fun, np.inf)
     # Lowest NLL among converged starts; a non-converged start only if none converged.
     key = np.lexsort((fun, ~res.converged, row))  # per dataset: converged first, then NLL
@@ -205,6 +205,42 @@ def fit_counts(
     cause[v] = np.vectorize(_SOLVER_TO_CAUSE.get)(st_v)
     n_iter[v] = it_v
     return BatchFit(theta, nll, cause, n_iter)
+
+
+def _solve_first_then_rest(model, obj, th0, lo, hi, row, kinks, tol, max_iter):
+    """Solve each dataset's first row (its warm start), then its other rows with that
+    result as the known optimum they may join (``minimize_batch(near=...)``).
+
+    A row that joins gets the first row's result (status 4, not converged: the selection
+    keeps the first row).  ``row`` is sorted.  Returns a ``BatchResult`` over all rows.
+    """
+    first = np.r_[True, row[1:] != row[:-1]]
+    a, b = np.flatnonzero(first), np.flatnonzero(~first)
+    res_a = minimize_batch(obj, th0[a], lo[row[a]], hi[row[a]], model.transforms, rows=row[a],
+                           kinks=kinks, tol=tol, max_iter=max_iter)
+    if b.size == 0:
+        return res_a
+    known = np.full((len(lo), th0.shape[1]), np.nan)
+    known_f = np.full(len(lo), np.inf)
+    conv = res_a.converged
+    known[row[a[conv]]] = res_a.theta[conv]
+    known_f[row[a[conv]]] = res_a.fun[conv]
+    res_b = minimize_batch(obj, th0[b], lo[row[b]], hi[row[b]], model.transforms, rows=row[b],
+                           kinks=kinks, tol=tol, max_iter=max_iter, near=known[row[b]],
+                           near_fun=known_f[row[b]])
+    out = {}
+    for k in ("theta", "fun", "converged", "status", "n_iter", "n_eval", "proj_grad",
+              "at_lower", "at_upper"):
+        va, vb = getattr(res_a, k), getattr(res_b, k)
+        v = np.empty((row.size,) + va.shape[1:], va.dtype)
+        v[a], v[b] = va, vb
+        out[k] = v
+    # A joined row ends where the first row did (it was within the radius of it).
+    j = b[res_b.status == 4]
+    src = a[np.searchsorted(row[a], row[j])]
+    for k in ("theta", "fun", "at_lower", "at_upper"):
+        out[k][j] = out[k][src]
+    return BatchResult_(**out)
 
 
 def _corner_candidates(model, obj, lo, hi):
@@ -280,8 +316,11 @@ def _refit_from(model, obj, lo, hi, flagged, pts, th, f, st, it, kinks, tol, max
     slot = np.flatnonzero(use.ravel())  # (dataset, point) pairs to solve, dataset-major
     row = np.repeat(flagged, k)[slot]
     th0 = pts.reshape(-1, th.shape[1])[slot]
+    # A start that comes within the radius of the dataset's current fit would end there:
+    # it stops (status 4, not converged, so never "better").
+    known = np.where((st == 0)[:, None], th, np.nan)
     res = minimize_batch(obj, th0, lo[row], hi[row], model.transforms, rows=row, kinks=kinks,
-                         tol=tol, max_iter=max_iter)
+                         tol=tol, max_iter=max_iter, near=known[row], near_fun=f[row])
     fun = np.full(flagged.size * k, np.inf)
     fun[slot] = np.where(res.converged & np.isfinite(res.fun), res.fun, np.inf)
     fun = fun.reshape(-1, k)

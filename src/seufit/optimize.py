@@ -79,8 +79,18 @@ EPS_ACTIVE = 1e-5
 # (below it the variable is already on its bound: plain halving along the projection).
 BREAKPOINT_MIN = 1e-6
 
-# Row status codes.
-STATUS = {0: "converged", 1: "max_iter", 2: "stalled", 3: "non_finite"}
+# Row status codes.  "joined": the row came within ``near_radius`` of the known optimum
+# it was given (``minimize_batch(near=...)``) and stopped there, as a duplicate of it.
+STATUS = {0: "converged", 1: "max_iter", 2: "stalled", 3: "non_finite", 4: "joined"}
+# A row joins a known optimum when every internal coordinate (log sigma_sat,
+# log(cap - let_th), log s, log w) is within NEAR_RADIUS of it, its NLL is at most
+# NEAR_EXCESS above it, and no kink of let_th lies between them (docs/bootstrap.md).
+# Measured against the same estimator without joins (5,000 replicates x 2 seeds of the
+# three examples and the 30-event dataset, both zero policies): 0.1 and 0.01 lost no
+# replicate's optimum; 0.3 lost 1-2 per 5,000 with zeros="include", and a radius of 0.1
+# without the NLL condition lost one there (a start passing by, 0.25 NLL above).
+NEAR_RADIUS = 0.1
+NEAR_EXCESS = 1e-2
 
 
 @dataclass(frozen=True)
@@ -243,6 +253,9 @@ def minimize_batch(
     tol: float = 1e-10,
     max_iter: int = 100,
     scale_reset: bool = True,
+    near: np.ndarray | None = None,
+    near_fun: np.ndarray | None = None,
+    near_radius: float | None = None,
 ) -> BatchResult:
     """Minimise a batch of smooth objectives under box constraints.
 
@@ -281,6 +294,15 @@ def minimize_batch(
         where a run with events has an expected count below the likelihood's floor, far
         from any optimum), and it cuts the Newton iterations along the sigma_sat-w
         ridge of curves that do not saturate (docs/bootstrap.md).
+    near : (B, p), optional
+        A known optimum of each row's objective (physical units; a row of NaN: none),
+        e.g. the result of another start on the same dataset.  A row stops, with status
+        4 ("joined"), at the first iterate whose internal coordinates are all within
+        ``near_radius`` of it, between the same two kinks: from there it would
+        converge to that optimum, which the caller already has.  Its ``theta`` and
+        ``fun`` are that iterate's.  A known point on a kink is not joined.
+    near_radius : float, optional
+        See ``near``; default ``NEAR_RADIUS`` (read at call time).
 
     Returns
     -------
@@ -303,6 +325,21 @@ def minimize_batch(
     live_rows = None
     if kinks is not None:
         kinks, live_rows = _split_kinks(kinks, data_rows)
+    near_i = None
+    near_radius = NEAR_RADIUS if near_radius is None else float(near_radius)
+    near_f = np.full(B, np.inf) if near_fun is None else np.broadcast_to(
+        np.asarray(near_fun, float), (B,))
+    if near is not None:
+        near = np.broadcast_to(np.asarray(near, float), (B, p))
+        ok = np.isfinite(near).all(axis=1)
+        near_i = np.full((B, p), np.nan)
+        near_i[ok] = np.clip(co.internal(near[ok], every[ok]), lo_i[ok], hi_i[ok])
+        if kinks is not None:
+            kvi_all = _live(co.kinks(kinks[0], kinks[1], every), live_rows, every)
+            near_side = _kink_side(near_i[:, kinks[0]], kvi_all)
+            # A point pinned on a kink is no smooth optimum: another row there may leave
+            # the kink on the other side.
+            near_i[near_side % 2 == 1] = np.nan
     spec = _compiled_spec(objective, p, data_rows)
     if spec is not None:
         from ._compiled import solve_rows
@@ -310,7 +347,8 @@ def minimize_batch(
         N, W, drow = spec
         phi, f, proj_grad, status, n_iter, n_eval, act_lo, act_hi = solve_rows(
             objective.x, objective.exposure, N, W, phi, lo_i, hi_i, co.kind, lo, hi, drow,
-            kinks, tol, max_iter, scale_reset=js == 0, live=live_rows)
+            kinks, tol, max_iter, scale_reset=js == 0, live=live_rows, near=near_i,
+            near_f=near_f, radius=near_radius, excess=NEAR_EXCESS)
         return _result(phi, f, status, n_iter, n_eval, proj_grad, act_lo, act_hi, fixed, co)
     if js is not None:
         _scale_reset(objective, co, phi, every, data_rows, js, fixed)
@@ -329,6 +367,18 @@ def minimize_batch(
     eye = np.eye(p)
 
     for _ in range(max_iter):
+        if near_i is not None and active.size:
+            # (NaN, no known optimum: never within the radius)
+            joined = np.all(np.abs(phi[active] - near_i[active]) < near_radius, axis=1)
+            joined &= f[active] <= near_f[active] + NEAR_EXCESS
+            if kinks is not None:
+                # The solver does not cross a kink: a known optimum beyond one is not this
+                # row's to reach.
+                kj = kinks[0]
+                joined &= (_kink_side(phi[active, kj], kvi_all[active])
+                           == near_side[active])
+            status[active[joined]] = 4
+            active = active[~joined]
         if active.size == 0:
             break
         a = active
@@ -523,6 +573,15 @@ def _split_kinks(kinks, data_rows):
     if live.shape[0] == 1:
         return (j, kv), np.broadcast_to(live, (data_rows.size, live.shape[1]))
     return (j, kv), live[data_rows]
+
+
+def _kink_side(v, kvi):
+    """Where each ``v (B,)`` sits among its row's kinks ``kvi (B, K)`` (NaN: none): twice
+    the number of kinks below it, plus one on a kink (within 1e-9 relative)."""
+    e = 1e-9 * np.maximum(np.abs(kvi), 1.0)
+    with np.errstate(invalid="ignore"):
+        return (2 * np.sum(v[:, None] > kvi + e, axis=1)
+                + np.sum((v[:, None] >= kvi - e) & (v[:, None] <= kvi + e), axis=1))
 
 
 def _live(kvi, live_rows, r):
