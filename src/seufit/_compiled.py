@@ -338,6 +338,41 @@ def _sym_eig(A_in, evals, evecs, A):
 
 
 @_jit_inline
+def _profiled_step(Hf, gf, step, Hs, gs, ev3, evec3, Hw3):
+    """``optimize._profiled_step`` for one 4 x 4 matrix: the eigenvalue-modified Newton step
+    on the Schur complement of ``Hf[0, 0]`` (sigma_sat eliminated: its curvature, the sum
+    of the expected counts, is positive), then sigma_sat's step by back substitution.
+    Fills ``step``; returns whether the complement is positive definite.  ``Hs``,
+    ``evec3``, ``Hw3`` (3, 3) and ``gs``, ``ev3`` (3,) are scratch."""
+    p = 4
+    h00 = Hf[0, 0]
+    for a in range(1, p):
+        gs[a - 1] = gf[a] - Hf[a, 0] * gf[0] / h00
+        for b in range(1, p):
+            Hs[a - 1, b - 1] = Hf[a, b] - Hf[a, 0] * Hf[0, b] / h00
+    _sym_eig(Hs, ev3, evec3, Hw3)
+    scale = 1e-12
+    emin = np.inf
+    for k in range(p - 1):
+        scale = max(scale, abs(ev3[k]))
+        emin = min(emin, ev3[k])
+    c0 = gf[0]
+    for a in range(p):
+        step[a] = 0.0
+    for k in range(p - 1):
+        c = 0.0
+        for a in range(p - 1):
+            c += evec3[a, k] * gs[a]
+        c /= max(abs(ev3[k]), 1e-8 * scale)
+        for a in range(p - 1):
+            step[a + 1] -= evec3[a, k] * c
+    for a in range(1, p):
+        c0 += Hf[0, a] * step[a]
+    step[0] = -c0 / h00
+    return emin > 1e-12 * scale
+
+
+@_jit_inline
 def _first_backtrack(phi, step, push, s_lo, s_hi, bp_min):
     """Step length after a rejected full step (``optimize._first_backtrack``, one row)."""
     a_b = 1.0
@@ -354,7 +389,8 @@ def _first_backtrack(phi, step, push, s_lo, s_hi, bp_min):
 
 @_jit
 def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_iter, out_i, V,
-               M, Bw, S, prof_on, cst, known, has_known, known_side, known_f, radius, excess):
+               M, Bw, S, prof_on, cst, known, has_known, known_side, known_f, radius, excess, M3,
+               V3):
     """Projected Newton on one row, in place on ``phi`` (internal coordinates).
 
     Mirrors ``optimize.minimize_batch`` step for step.  ``out_i`` receives
@@ -374,6 +410,8 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
     g2, J, ychol, dth, evals = V[8], V[9], V[10], V[11], V[12]
     H, Hi, Hf, H2, Hm, Lchol, evecs, Hwork = M[0], M[1], M[2], M[3], M[4], M[5], M[6], M[7]
     free, fixed, pinned, act_lo, act_hi = Bw[0], Bw[1], Bw[2], Bw[3], Bw[4]
+    Hs, evec3, Hw3 = M3[0], M3[1], M3[2]
+    gs, ev3 = V3[0], V3[1]
     for k in range(p):
         pinned[k] = False
         act_lo[k] = False
@@ -470,7 +508,11 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
         # Newton step by Cholesky where the curvature is positive; elsewhere eigenvalue
         # modification (|lambda| with a floor) gives a descent direction.
         posdef = _cholesky_step(Hf, gf, step, Lchol, ychol)
-        if not posdef:
+        if not posdef and prof:
+            # sigma_sat at its conditional optimum: modify the eigenvalues of the Hessian
+            # profiled over it (optimize._profiled_step).
+            posdef = _profiled_step(Hf, gf, step, Hs, gs, ev3, evec3, Hw3)
+        elif not posdef:
             _sym_eig(Hf, evals, evecs, Hwork)
             scale = 1e-12
             emin = np.inf
@@ -600,6 +642,8 @@ def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, k
     V = np.empty((14, 4))
     S = np.empty((4, x.shape[0]))
     M = np.empty((8, 4, 4))
+    M3 = np.empty((3, 3, 3))
+    V3 = np.empty((2, 3))
     Bw = np.empty((5, 4), np.bool_)
     kvi = np.empty(kv.shape[0])
     for r in range(phi.shape[0]):
@@ -621,7 +665,7 @@ def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, k
         f, pg, alo, ahi = _solve_one(phi[r], lo_i[r], hi_i[r], kind, lows[r], caps[r], x, expo,
                                      N[d], W[d], kj, kvi, tol, max_iter, ints[r], V, M, Bw, S,
                                      prof_on, cst, near[r], has_known, side, near_f[r], radius,
-                                     excess)
+                                     excess, M3, V3)
         fun[r] = f
         proj_grad[r] = pg
         for a in range(4):

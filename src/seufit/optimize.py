@@ -421,13 +421,15 @@ def minimize_batch(
         step, posdef = _cholesky_solve(Hf, gf)
         step = -step
         bad = np.flatnonzero(~posdef)
+        if js == 0:
+            # sigma_sat at its conditional optimum: the eigenvalues modified are those of the
+            # Hessian profiled over it (_profiled_step); the others' as they are.
+            prof = bad[~fixed[a[bad], 0]]
+            bad = bad[fixed[a[bad], 0]]
+            if prof.size:
+                step[prof], posdef[prof] = _profiled_step(Hf[prof], gf[prof])
         if bad.size:
-            evals, evecs = np.linalg.eigh(Hf[bad])
-            scale = np.maximum(np.abs(evals).max(axis=1, keepdims=True), 1e-12)
-            posdef[bad] = evals.min(axis=1) > 1e-12 * scale[:, 0]
-            lam_mod = np.maximum(np.abs(evals), 1e-8 * scale)
-            coef = np.einsum("bpk,bp->bk", evecs, gf[bad]) / lam_mod
-            step[bad] = -np.einsum("bpk,bk->bp", evecs, coef)
+            step[bad], posdef[bad] = _modified_step(Hf[bad], gf[bad])
         step = np.where(free, step, 0.0)
         decrement = -np.sum(gf * step, axis=1) + push_dec
         done = ((posdef & (0.5 * decrement < tol)) | ((pg < 1e-13) & (push_dec < tol)))
@@ -562,6 +564,31 @@ def _result(phi, f, status, n_iter, n_eval, proj_grad, act_lo, act_hi, fixed, co
         at_lower=at_lo,
         at_upper=at_hi,
     )
+
+
+def _modified_step(H, g):
+    """Newton step with the eigenvalues of ``H`` replaced by their absolute values (with a
+    floor): a descent direction where ``H`` is indefinite.  Also returns where ``H`` is
+    positive definite."""
+    evals, evecs = np.linalg.eigh(H)
+    scale = np.maximum(np.abs(evals).max(axis=1, keepdims=True), 1e-12)
+    posdef = evals.min(axis=1) > 1e-12 * scale[:, 0]
+    lam_mod = np.maximum(np.abs(evals), 1e-8 * scale)
+    coef = np.einsum("bpk,bp->bk", evecs, g) / lam_mod
+    return -np.einsum("bpk,bk->bp", evecs, coef), posdef
+
+
+def _profiled_step(H, g):
+    """:func:`_modified_step` on the Schur complement of ``H[0, 0]`` (the Hessian profiled
+    over parameter 0, whose curvature is positive), then parameter 0's step by back
+    substitution.  A descent direction: g.step = -g0^2 / H00 - gs' Hs_mod^-1 gs."""
+    h00 = H[:, 0, 0]
+    h = H[:, 1:, 0]
+    Hs = H[:, 1:, 1:] - h[:, :, None] * h[:, None, :] / h00[:, None, None]
+    gs = g[:, 1:] - h * (g[:, 0] / h00)[:, None]
+    d, posdef = _modified_step(Hs, gs)
+    d0 = -(g[:, 0] + np.sum(h * d, axis=1)) / h00
+    return np.concatenate([d0[:, None], d], axis=1), posdef
 
 
 def _split_kinks(kinks, data_rows):
