@@ -3,7 +3,9 @@
 A replicate is fitted exactly as the data were: the same zero policy (zero-event
 runs left out under ``zeros="exclude"``), bounds derived from the replicate by
 the same rules, and the batched projected-Newton solver started from several
-points, keeping the lowest NLL per replicate.
+points, keeping the lowest NLL per replicate.  The warm start is solved first; the
+other starts and the refits stop early where they join the replicate's result so
+far (``optimize.minimize_batch(near=...)``): they would end there anyway.
 """
 
 from __future__ import annotations
