@@ -7,7 +7,7 @@ import pytest
 
 from seufit.estimator import fit_counts
 from seufit.likelihood import PoissonObjective
-from seufit.models import WEIBULL4, Weibull4
+from seufit.models import WEIBULL4, Weibull4, clip_inside
 
 # A 30-event replicate (benchmarks/bootstrap.py, sparse dataset) whose optimum sits in
 # the threshold corner: let_th a few 1e-6 below the lowest LET with events (4), s on
@@ -251,3 +251,34 @@ def test_joining_a_known_optimum_loses_no_replicate_optimum(monkeypatch, zeros):
     assert ok.sum() > 900 and np.array_equal(joined.cause, plain.cause)
     assert np.all(joined.nll[ok] <= plain.nll[ok] + 1e-6)
     assert joined.n_iter.sum() < 0.9 * plain.n_iter.sum()
+
+
+def test_rows_that_join_take_their_own_datasets_first_result():
+    # _solve_first_then_rest: each dataset's first row alone, then the others with its
+    # result as the known optimum; a joined row reports that result, not converged.
+    from seufit.estimator import _solve_first_then_rest
+    from seufit.optimize import minimize_batch
+
+    lam = WEIBULL4.value(CORNER[None] * [1.0, 0.5, 10.0, 10.0], LET)[0] * PHI
+    C = np.random.default_rng(4).poisson(lam, size=(6, LET.size)).astype(float)
+    W = (C > 0).astype(float)
+    lo, hi = WEIBULL4.batch_bounds(LET, C, PHI, W)
+    obj = PoissonObjective(WEIBULL4, LET, PHI, C, W)
+    row = np.repeat(np.arange(6), [3, 1, 4, 2, 5, 3])
+    rng = np.random.default_rng(0)
+    th0 = clip_inside(lo[row] + rng.uniform(0.2, 0.8, (row.size, 4)) * (hi[row] - lo[row]),
+                      lo[row], hi[row])
+    th0[:, 0] = lo[row, 0] * 2.0
+    res = _solve_first_then_rest(WEIBULL4, obj, th0, lo, hi, row, obj.kinks, 1e-10, 100)
+    first = np.r_[True, row[1:] != row[:-1]]
+    ref = minimize_batch(obj, th0[first], lo, hi, WEIBULL4.transforms, rows=np.arange(6),
+                         kinks=obj.kinks, tol=1e-10)
+    np.testing.assert_array_equal(res.theta[first], ref.theta)
+    joined = np.flatnonzero(res.status == 4)
+    assert np.unique(row[joined]).size >= 3  # joins in several datasets
+    assert not res.converged[joined].any()
+    d = row[joined]
+    np.testing.assert_array_equal(res.theta[joined], ref.theta[d])
+    np.testing.assert_array_equal(res.fun[joined], ref.fun[d])
+    np.testing.assert_array_equal(res.at_lower[joined], ref.at_lower[d])
+    np.testing.assert_array_equal(res.at_upper[joined], ref.at_upper[d])

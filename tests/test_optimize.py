@@ -297,6 +297,8 @@ def test_a_row_that_reaches_a_known_optimum_joins_it(backend):
         kf = np.full(3, free.fun[best])
         joined = minimize_batch(obj, th0, lo, hi, WEIBULL4.transforms, near=known, near_fun=kf,
                                 **kw)
+        # Without its NLL, no condition on the row's: the same joins.
+        no_f = minimize_batch(obj, th0, lo, hi, WEIBULL4.transforms, near=known, **kw)
         # A start at the known optimum itself joins before its first iteration.
         at = minimize_batch(obj, known[:1], lo, hi, WEIBULL4.transforms, near=known[:1],
                             near_fun=kf[:1], **kw)
@@ -306,6 +308,7 @@ def test_a_row_that_reaches_a_known_optimum_joins_it(backend):
     same = np.abs(free.fun - free.fun[best]) < 1e-9
     assert same.sum() >= 2  # the case needs rows that end at the same optimum
     assert np.all(joined.status[same] == 4) and STATUS[4] == "joined"
+    np.testing.assert_array_equal(no_f.status, joined.status)
     assert np.all(joined.n_iter[same] < free.n_iter[same])
     # joined where every internal coordinate was within the radius (0.1): physical ratio
     ratio = joined.theta[same] / known[same]
@@ -345,12 +348,15 @@ def test_a_known_point_on_a_kink_or_beyond_one_or_far_above_is_not_joined(backen
         beside = x.copy()
         beside[0, 1] = 1.985
         r_across = minimize_batch(obj, x, lo, hi, WEIBULL4.transforms, near=across,
-                                  near_fun=f_x + 1.0, **kw)
+                                  near_fun=f_x, **kw)
         r_beside = minimize_batch(obj, x, lo, hi, WEIBULL4.transforms, near=beside,
-                                  near_fun=f_x + 1.0, **kw)
-        # ... and one far below the row's value (by more than NEAR_EXCESS = 0.01): no join.
+                                  near_fun=f_x, **kw)
+        # ... one far below the row's value (by more than NEAR_EXCESS = 0.01): no join;
         r_above = minimize_batch(obj, x, lo, hi, WEIBULL4.transforms, near=beside,
                                  near_fun=f_x - 0.02, **kw)
+        # ... one above it (by more than NEAR_BELOW = 1e-6): the row has beaten it, no join.
+        r_below = minimize_batch(obj, x, lo, hi, WEIBULL4.transforms, near=beside,
+                                 near_fun=f_x + 0.005, **kw)
     assert r_beside.status[0] == 4 and r_beside.n_iter[0] == 0
-    assert r_across.status[0] != 4 and r_across.n_iter[0] > 0
-    assert r_above.status[0] != 4 and r_above.n_iter[0] > 0
+    for r in (r_across, r_above, r_below):
+        assert r.status[0] != 4 and r.n_iter[0] > 0

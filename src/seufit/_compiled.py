@@ -389,8 +389,8 @@ def _first_backtrack(phi, step, push, s_lo, s_hi, bp_min):
 
 @_jit
 def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_iter, out_i, V,
-               M, Bw, S, prof_on, cst, known, has_known, known_side, known_f, radius, excess, M3,
-               V3):
+               M, Bw, S, prof_on, cst, known, has_known, known_side, known_f, radius, join_excess,
+               join_below, M3, V3):
     """Projected Newton on one row, in place on ``phi`` (internal coordinates).
 
     Mirrors ``optimize.minimize_batch`` step for step.  ``out_i`` receives
@@ -399,8 +399,9 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
     ``prof_on``: sigma_sat at its conditional optimum at every evaluated point.
     ``known`` (4,): with ``has_known``, a known optimum of the row's objective (internal
     coordinates); the row stops with status 4 once every coordinate is within ``radius``
-    of it and its kink parameter is between the same two kinks (``known_side``, see
-    ``_kink_side``; ``optimize.minimize_batch``).
+    of it, its NLL within ``[known_f - join_below, known_f + join_excess]`` and its kink
+    parameter between the same two kinks (``known_side``, see ``_kink_side``;
+    ``optimize.minimize_batch``).
 
     A line search's first trial (the full step) is evaluated with derivatives: when it
     is accepted, as it mostly is near the optimum, the next iteration reuses them.
@@ -437,7 +438,8 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
             dmax = 0.0
             for a in range(p):
                 dmax = max(dmax, abs(phi[a] - known[a]))
-            if (dmax < radius and f <= known_f + excess
+            # (not "below": that is a local of the kink search further down)
+            if (dmax < radius and known_f - join_below <= f <= known_f + join_excess
                     and (kj < 0 or _kink_side(phi[kj], kv) == known_side)):
                 status = 4
                 break
@@ -508,7 +510,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
         # Newton step by Cholesky where the curvature is positive; elsewhere eigenvalue
         # modification (|lambda| with a floor) gives a descent direction.
         posdef = _cholesky_step(Hf, gf, step, Lchol, ychol)
-        if not posdef and prof:
+        if not posdef and prof and Hf[0, 0] > 0.0:
             # sigma_sat at its conditional optimum: modify the eigenvalues of the Hessian
             # profiled over it (optimize._profiled_step).
             posdef = _profiled_step(Hf, gf, step, Hs, gs, ev3, evec3, Hw3)
@@ -637,7 +639,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
 
 @_jit
 def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, kv, live, tol,
-               max_iter, prof_on, cst, near, near_f, radius, excess, fun, proj_grad, ints,
+               max_iter, prof_on, cst, near, near_f, radius, excess, below, fun, proj_grad, ints,
                act_lo, act_hi):
     V = np.empty((14, 4))
     S = np.empty((4, x.shape[0]))
@@ -659,13 +661,12 @@ def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, k
         for a in range(4):
             if not math.isfinite(near[r, a]):
                 has_known = False
+        # (a known point on a kink arrives as NaN: optimize.minimize_batch drops it)
         side = _kink_side(near[r, kj], kvi) if kj >= 0 and has_known else 0
-        if side % 2 == 1:  # a point pinned on a kink is no smooth optimum to join
-            has_known = False
         f, pg, alo, ahi = _solve_one(phi[r], lo_i[r], hi_i[r], kind, lows[r], caps[r], x, expo,
                                      N[d], W[d], kj, kvi, tol, max_iter, ints[r], V, M, Bw, S,
                                      prof_on, cst, near[r], has_known, side, near_f[r], radius,
-                                     excess, M3, V3)
+                                     excess, below, M3, V3)
         fun[r] = f
         proj_grad[r] = pg
         for a in range(4):
@@ -681,7 +682,7 @@ def _c(a, dtype=float):
 
 def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kinks, tol,
                max_iter, scale_reset=True, live=None, near=None, near_f=None, radius=0.0,
-               excess=0.0):
+               excess=0.0, below=0.0):
     """Run the compiled solver on every row.
 
     Parameters are internal coordinates (``phi0``, ``lo_i``, ``hi_i``: ``(R, 4)``);
@@ -691,7 +692,8 @@ def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kink
     dataset of each row; ``kinks``: ``(index, values)`` or None, ``live (R, K)`` the kinks
     of each row's objective (None: all); ``scale_reset``: sigma_sat at its conditional
     optimum at every evaluated point; ``near (R, 4)``: a known optimum per row in internal
-    coordinates (NaN: none), joined within ``radius`` (status 4).
+    coordinates (NaN: none; never one on a kink), ``near_f (R,)`` its NLL, joined within
+    ``radius``, ``excess`` above and ``below`` below it (status 4).
 
     Returns ``phi, fun, proj_grad, status, n_iter, n_eval, act_lo, act_hi``.
     """
@@ -708,7 +710,8 @@ def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kink
     near_f = np.full(R, np.inf) if near_f is None else _c(near_f)
     _solve_all(phi, _c(lo_i), _c(hi_i), _c(kind, np.int64), _c(lows), _c(caps), _c(x), _c(expo),
                _c(N), _c(W), _c(data_row, np.int64), kj, _c(kv), live, float(tol), int(max_iter),
-               bool(scale_reset), _constants(), near, near_f, float(radius), float(excess), fun,
+               bool(scale_reset), _constants(), near, near_f, float(radius), float(excess),
+               float(below), fun,
                proj_grad, ints, act_lo, act_hi)
     return phi, fun, proj_grad, ints[:, 0], ints[:, 1], ints[:, 2], act_lo, act_hi
 

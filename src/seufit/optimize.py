@@ -91,6 +91,8 @@ STATUS = {0: "converged", 1: "max_iter", 2: "stalled", 3: "non_finite", 4: "join
 # without the NLL condition lost one there (a start passing by, 0.25 NLL above).
 NEAR_RADIUS = 0.1
 NEAR_EXCESS = 1e-2
+# A row already this far below the known optimum has beaten it: it goes on.
+NEAR_BELOW = 1e-6
 
 
 @dataclass(frozen=True)
@@ -298,9 +300,13 @@ def minimize_batch(
         A known optimum of each row's objective (physical units; a row of NaN: none),
         e.g. the result of another start on the same dataset.  A row stops, with status
         4 ("joined"), at the first iterate whose internal coordinates are all within
-        ``near_radius`` of it, between the same two kinks: from there it would
-        converge to that optimum, which the caller already has.  Its ``theta`` and
-        ``fun`` are that iterate's.  A known point on a kink is not joined.
+        ``near_radius`` of it, between the same two kinks, with an NLL at most
+        ``NEAR_EXCESS`` above ``near_fun`` and at most ``NEAR_BELOW`` below it (a
+        row lower than that has beaten it): from there it would converge to that
+        optimum, which the caller already has.  Its ``theta`` and ``fun`` are that
+        iterate's.  A known point on a kink is not joined.
+    near_fun : (B,), optional
+        The NLL of ``near`` (default: no condition on the row's NLL).
     near_radius : float, optional
         See ``near``; default ``NEAR_RADIUS`` (read at call time).
 
@@ -327,8 +333,10 @@ def minimize_batch(
         kinks, live_rows = _split_kinks(kinks, data_rows)
     near_i = None
     near_radius = NEAR_RADIUS if near_radius is None else float(near_radius)
-    near_f = np.full(B, np.inf) if near_fun is None else np.broadcast_to(
+    # Without near_fun, no condition on the row's NLL.
+    near_f = np.zeros(B) if near_fun is None else np.broadcast_to(
         np.asarray(near_fun, float), (B,))
+    j_excess, j_below = (np.inf, np.inf) if near_fun is None else (NEAR_EXCESS, NEAR_BELOW)
     if near is not None:
         near = np.broadcast_to(np.asarray(near, float), (B, p))
         ok = np.isfinite(near).all(axis=1)
@@ -348,7 +356,7 @@ def minimize_batch(
         phi, f, proj_grad, status, n_iter, n_eval, act_lo, act_hi = solve_rows(
             objective.x, objective.exposure, N, W, phi, lo_i, hi_i, co.kind, lo, hi, drow,
             kinks, tol, max_iter, scale_reset=js == 0, live=live_rows, near=near_i,
-            near_f=near_f, radius=near_radius, excess=NEAR_EXCESS)
+            near_f=near_f, radius=near_radius, excess=j_excess, below=j_below)
         return _result(phi, f, status, n_iter, n_eval, proj_grad, act_lo, act_hi, fixed, co)
     if js is not None:
         _scale_reset(objective, co, phi, every, data_rows, js, fixed)
@@ -370,7 +378,8 @@ def minimize_batch(
         if near_i is not None and active.size:
             # (NaN, no known optimum: never within the radius)
             joined = np.all(np.abs(phi[active] - near_i[active]) < near_radius, axis=1)
-            joined &= f[active] <= near_f[active] + NEAR_EXCESS
+            joined &= ((f[active] <= near_f[active] + j_excess)
+                       & (f[active] >= near_f[active] - j_below))
             if kinks is not None:
                 # The solver does not cross a kink: a known optimum beyond one is not this
                 # row's to reach.
@@ -424,8 +433,9 @@ def minimize_batch(
         if js == 0:
             # sigma_sat at its conditional optimum: the eigenvalues modified are those of the
             # Hessian profiled over it (_profiled_step); the others' as they are.
-            prof = bad[~fixed[a[bad], 0]]
-            bad = bad[fixed[a[bad], 0]]
+            use = ~fixed[a[bad], 0] & (Hf[bad, 0, 0] > 0)
+            prof = bad[use]
+            bad = bad[~use]
             if prof.size:
                 step[prof], posdef[prof] = _profiled_step(Hf[prof], gf[prof])
         if bad.size:
@@ -519,9 +529,9 @@ def minimize_batch(
             w_r = np.maximum(hi_i[rest, kj] - lo_i[rest, kj], 1e-12)
             e_r = 1e-9 * np.where(np.isfinite(w_r), w_r, 1.0)
             gap = np.abs(ph_r[:, None] - _live(co.kinks(kj, kv, rest), live_rows, rest))
-            near = np.min(np.where(np.isnan(gap), np.inf, gap), axis=1) <= e_r
-            near |= (ph_r <= lo_i[rest, kj] + e_r) | (ph_r >= hi_i[rest, kj] - e_r)
-            on_b[:, kj] = near & ~fixed[rest, kj]
+            on_kink = np.min(np.where(np.isnan(gap), np.inf, gap), axis=1) <= e_r
+            on_kink |= (ph_r <= lo_i[rest, kj] + e_r) | (ph_r >= hi_i[rest, kj] - e_r)
+            on_b[:, kj] = on_kink & ~fixed[rest, kj]
         newpin = on_b & ~pinned[rest]
         can = newpin.any(axis=1)
         pinned[rest[can]] |= newpin[can]
