@@ -430,9 +430,10 @@ def test_profiled_step_is_newton_when_positive_and_the_same_on_both_paths():
     assert np.all(np.abs(full - step[~posdef]).max(axis=1) > 1e-6)
     # The kernel's helper gives the same steps.
     scratch = [np.empty(4), np.empty((3, 3)), np.empty(3), np.empty(3), np.empty((3, 3)),
-               np.empty((3, 3))]
+               np.empty((3, 3)), np.empty(3)]
     for i in range(len(H)):
-        st, Hs, gs, ev3, evec3, Hw3 = scratch
-        ok = _compiled._profiled_step(H[i].copy(), g[i].copy(), st, Hs, gs, ev3, evec3, Hw3)
+        st, Hs, gs, ev3, evec3, Hw3, st3 = scratch
+        ok = _compiled._profiled_step(H[i].copy(), g[i].copy(), st, Hs, gs, ev3, evec3, Hw3,
+                                      st3)
         assert ok == posdef[i]
         np.testing.assert_allclose(st, step[i], rtol=1e-9, atol=1e-12 * np.abs(step[i]).max())

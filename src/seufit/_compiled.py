@@ -338,38 +338,49 @@ def _sym_eig(A_in, evals, evecs, A):
 
 
 @_jit_inline
-def _profiled_step(Hf, gf, step, Hs, gs, ev3, evec3, Hw3):
-    """``optimize._profiled_step`` for one 4 x 4 matrix: the eigenvalue-modified Newton step
-    on the Schur complement of ``Hf[0, 0]`` (sigma_sat eliminated: its curvature, the sum
-    of the expected counts, is positive), then sigma_sat's step by back substitution.
-    Fills ``step``; returns whether the complement is positive definite.  ``Hs``,
-    ``evec3``, ``Hw3`` (3, 3) and ``gs``, ``ev3`` (3,) are scratch."""
-    p = 4
-    h00 = Hf[0, 0]
-    for a in range(1, p):
-        gs[a - 1] = gf[a] - Hf[a, 0] * gf[0] / h00
-        for b in range(1, p):
-            Hs[a - 1, b - 1] = Hf[a, b] - Hf[a, 0] * Hf[0, b] / h00
-    _sym_eig(Hs, ev3, evec3, Hw3)
+def _modified_step(A, g, step, evals, evecs, Awork):
+    """``optimize._modified_step`` for one matrix: the Newton step ``step`` with the
+    eigenvalues of ``A`` replaced by their absolute values (with a floor), a descent
+    direction where ``A`` is indefinite; returns whether ``A`` is positive definite.
+    ``evals``, ``evecs`` and ``Awork`` are scratch of ``A``'s size."""
+    p = g.shape[0]
+    _sym_eig(A, evals, evecs, Awork)
     scale = 1e-12
     emin = np.inf
-    for k in range(p - 1):
-        scale = max(scale, abs(ev3[k]))
-        emin = min(emin, ev3[k])
-    c0 = gf[0]
+    for k in range(p):
+        scale = max(scale, abs(evals[k]))
+        emin = min(emin, evals[k])
     for a in range(p):
         step[a] = 0.0
-    for k in range(p - 1):
+    for k in range(p):
         c = 0.0
-        for a in range(p - 1):
-            c += evec3[a, k] * gs[a]
-        c /= max(abs(ev3[k]), 1e-8 * scale)
-        for a in range(p - 1):
-            step[a + 1] -= evec3[a, k] * c
-    for a in range(1, p):
+        for a in range(p):
+            c += evecs[a, k] * g[a]
+        c /= max(abs(evals[k]), 1e-8 * scale)
+        for a in range(p):
+            step[a] -= evecs[a, k] * c
+    return emin > 1e-12 * scale
+
+
+@_jit_inline
+def _profiled_step(Hf, gf, step, Hs, gs, ev3, evec3, Hw3, st3):
+    """``optimize._profiled_step`` for one 4 x 4 matrix: :func:`_modified_step` on the Schur
+    complement of ``Hf[0, 0]`` (sigma_sat eliminated: its curvature, the sum of the
+    expected counts, is positive), then sigma_sat's step by back substitution.  Fills
+    ``step``; returns whether the complement is positive definite.  ``Hs``, ``evec3``,
+    ``Hw3`` (3, 3) and ``gs``, ``ev3``, ``st3`` (3,) are scratch."""
+    h00 = Hf[0, 0]
+    for a in range(1, 4):
+        gs[a - 1] = gf[a] - Hf[a, 0] * gf[0] / h00
+        for b in range(1, 4):
+            Hs[a - 1, b - 1] = Hf[a, b] - Hf[a, 0] * Hf[0, b] / h00
+    posdef = _modified_step(Hs, gs, st3, ev3, evec3, Hw3)
+    c0 = gf[0]
+    for a in range(1, 4):
+        step[a] = st3[a - 1]
         c0 += Hf[0, a] * step[a]
     step[0] = -c0 / h00
-    return emin > 1e-12 * scale
+    return posdef
 
 
 @_jit_inline
@@ -412,7 +423,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
     H, Hi, Hf, H2, Hm, Lchol, evecs, Hwork = M[0], M[1], M[2], M[3], M[4], M[5], M[6], M[7]
     free, fixed, pinned, act_lo, act_hi = Bw[0], Bw[1], Bw[2], Bw[3], Bw[4]
     Hs, evec3, Hw3 = M3[0], M3[1], M3[2]
-    gs, ev3 = V3[0], V3[1]
+    gs, ev3, st3 = V3[0], V3[1], V3[2]
     for k in range(p):
         pinned[k] = False
         act_lo[k] = False
@@ -513,24 +524,9 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
         if not posdef and prof and Hf[0, 0] > 0.0:
             # sigma_sat at its conditional optimum: modify the eigenvalues of the Hessian
             # profiled over it (optimize._profiled_step).
-            posdef = _profiled_step(Hf, gf, step, Hs, gs, ev3, evec3, Hw3)
+            posdef = _profiled_step(Hf, gf, step, Hs, gs, ev3, evec3, Hw3, st3)
         elif not posdef:
-            _sym_eig(Hf, evals, evecs, Hwork)
-            scale = 1e-12
-            emin = np.inf
-            for k in range(p):
-                scale = max(scale, abs(evals[k]))
-                emin = min(emin, evals[k])
-            posdef = emin > 1e-12 * scale
-            for a in range(p):
-                step[a] = 0.0
-            for k in range(p):
-                c = 0.0
-                for a in range(p):
-                    c += evecs[a, k] * gf[a]
-                c /= max(abs(evals[k]), 1e-8 * scale)
-                for a in range(p):
-                    step[a] -= evecs[a, k] * c
+            posdef = _modified_step(Hf, gf, step, evals, evecs, Hwork)
         dec = 0.0
         for a in range(p):
             if not free[a]:
@@ -645,7 +641,7 @@ def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, k
     S = np.empty((4, x.shape[0]))
     M = np.empty((8, 4, 4))
     M3 = np.empty((3, 3, 3))
-    V3 = np.empty((2, 3))
+    V3 = np.empty((3, 3))
     Bw = np.empty((5, 4), np.bool_)
     kvi = np.empty(kv.shape[0])
     for r in range(phi.shape[0]):
@@ -711,8 +707,7 @@ def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kink
     _solve_all(phi, _c(lo_i), _c(hi_i), _c(kind, np.int64), _c(lows), _c(caps), _c(x), _c(expo),
                _c(N), _c(W), _c(data_row, np.int64), kj, _c(kv), live, float(tol), int(max_iter),
                bool(scale_reset), _constants(), near, near_f, float(radius), float(excess),
-               float(below), fun,
-               proj_grad, ints, act_lo, act_hi)
+               float(below), fun, proj_grad, ints, act_lo, act_hi)
     return phi, fun, proj_grad, ints[:, 0], ints[:, 1], ints[:, 2], act_lo, act_hi
 
 
