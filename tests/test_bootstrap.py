@@ -198,6 +198,27 @@ def test_archive_roundtrip_and_other_level(tmp_path, cic_boot):
                   <= cic_boot.percentile[:, 1] - cic_boot.percentile[:, 0] + 1e-15)
 
 
+def test_archive_keeps_the_acceleration_and_its_slopes(tmp_path):
+    fr = seufit.fit("example:mle_article")
+    res = seufit.bootstrap(fr, n_boot=200, seed=3, acceleration="influence")
+    back = seufit.load_bootstrap(res.save(tmp_path / "d.npz"))
+    assert back.a_method == "influence" and back.a_reason == res.a_reason
+    np.testing.assert_array_equal(back.slopes, res.slopes)
+    np.testing.assert_allclose(back.a, res.a)
+    reg = seufit.load_bootstrap(tmp_path / "d.npz", acceleration="regression")
+    np.testing.assert_allclose(reg.a, res.with_level(0.95, acceleration="regression").a)
+
+
+def test_cli_bootstrap_acceleration(tmp_path, capsys):
+    out = tmp_path / "b.json"
+    assert main(["bootstrap", "example:mle_article", "-n", "100", "--seed", "4",
+                 "--acceleration", "influence", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["acceleration"]["method"] == "influence"
+    assert "implicit-function" in capsys.readouterr().out
+    assert main(["bootstrap", "example:mle_article", "-n", "100", "--acceleration", "x"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
 def test_band_brackets_the_mle_curve(cic_boot):
     band = cic_boot.band
     lo, hi, mle = map(np.asarray, (band["low"], band["high"], band["sigma_mle"]))

@@ -68,6 +68,7 @@ def test_json_has_every_number(report, cic):
     d = json.loads((report / "report.json").read_text())
     assert d["seed"] == 21 and d["verdict"]["status"] == cic.status
     assert d["bootstrap"]["n_boot"] == 300
+    assert d["bootstrap"]["acceleration"]["method"] == "regression"
     assert d["fit"]["parameters"]["w"]["value"] == pytest.approx(cic.params["w"])
     assert set(d["report"]["figures"]) == set(html_module.FIGURE_ORDER)
     assert d["report"]["missing_figures"] == {}
@@ -86,6 +87,7 @@ def test_html_is_self_contained(report):
     assert "★" in page and 'class="chosen"' in page
     for dec in ("curve", "zeros", "variant", "bootstrap", "interval", "goodness_of_fit"):
         assert f'<td class="mono">{dec}</td>' in page
+    assert "BCa acceleration a" in page and "slopes from the regression" in page
     # Reproducibility block.
     for part in ("seed", "21", "input sha256", "Command line as run",
                  "seufit analyze example:cic_mpa_stubs -o cic --seed 21", "numpy", "matplotlib",

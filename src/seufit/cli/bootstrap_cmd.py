@@ -34,6 +34,11 @@ from .options import (
               help="Interval method (auto: BCa with >= 50 events and no zeros; guarded: the "
                    "same but percentile when a parameter is on a bound).")
 @cl_option
+@click.option("--acceleration", type=click.Choice(["regression", "influence"]),
+              default="regression", show_default=True,
+              help="Slopes behind BCa's acceleration: regression of the replicate estimates "
+                   "on their counts, or derivatives at the MLE (where every parameter is "
+                   "inside its box).")
 @zeros_option
 @tilt_option
 @json_option
@@ -41,8 +46,8 @@ from .options import (
               help="Archive the draws with seed, configuration and versions (NPZ).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar (default: only on a terminal).")
-def bootstrap_command(data, n_boot, seed, jobs, config, ci, cl, zeros, no_tilt, json_path,
-                      draws_path, progress):
+def bootstrap_command(data, n_boot, seed, jobs, config, ci, cl, acceleration, zeros, no_tilt,
+                      json_path, draws_path, progress):
     """Parametric Poisson bootstrap of the maximum-likelihood fit of DATA."""
     d = read(data, no_tilt)
     fr = fit(d, zeros=zeros, cl=cl)
@@ -50,7 +55,7 @@ def bootstrap_command(data, n_boot, seed, jobs, config, ci, cl, zeros, no_tilt, 
         click.echo(str(fr))
         raise click.exceptions.Exit(0)
     res = bootstrap(fr, n_boot=n_boot, seed=seed, config=config, ci=ci, cl=cl, jobs=jobs,
-                    progress=progress)
+                    progress=progress, acceleration=acceleration)
     click.echo(f"MLE ({fr.variant}): NLL {fr.nll:.6f}")
     click.echo(str(res))
     if json_path:

@@ -557,6 +557,7 @@ def _bootstrap(a: Analysis, figs: Mapping[str, str]) -> str:
                          f"{b.diagnostics['success']['status']})"),
           ("failures", fail), ("seed", str(b.seed)),
           ("intervals", f"{_pct(b.cl)} {b.ci_method}: {b.ci_reason}"),
+          ("BCa acceleration a", b.a_reason),
           ("zero-event runs", b.zeros), ("solver tolerance", num(b.tol, 3))]
     parts.append(_table(["item", "value"], [[_td(k), _td(v)] for k, v in kv], cls="kv"))
     names = list(b.names)
