@@ -13,7 +13,9 @@ sigma_sat 1e-5 cm2, let_th 1.5, s 1.5, w 20):
 * ``dense``: fluence 4e7 per run, 1866 expected events, smallest expected count
   28 (the series' rule picks BCa);
 * ``sparse`` (``--sparse``): fluence 6e5 per run, 28 expected events (the
-  conservative configuration; the rule picks percentile).
+  conservative configuration; the rule picks percentile);
+* ``medium`` (``--medium``): fluence 8e6 per run, 373 expected events, where the
+  estimator is less linear in the counts and the two accelerations differ more.
 
 The true let_th (1.5) is about one standard error above its lower bound (0) even
 in the dense scenario, so a fair share of the estimates sit on that bound; the
@@ -29,6 +31,7 @@ Run::
 
     python studies/bootstrap_coverage.py            # dense, 1000 datasets x 1000 replicates
     python studies/bootstrap_coverage.py --sparse   # also the sparse scenario (500 x 1000)
+    python studies/bootstrap_coverage.py --medium   # also the medium one (1000 x 1000)
     python studies/bootstrap_coverage.py --quick    # dense, 200 datasets x 500 replicates
 
 Datasets are distributed over ``--jobs`` processes (default 2); each bootstrap
@@ -60,6 +63,7 @@ NAMES = ("sigma_sat", "let_th", "s", "w")
 SCENARIOS = {
     "dense": {"fluence": 4e7, "datasets": 1000, "n_boot": 1000},
     "sparse": {"fluence": 6e5, "datasets": 500, "n_boot": 1000},
+    "medium": {"fluence": 8e6, "datasets": 1000, "n_boot": 1000},
 }
 METHODS = ("percentile", "bca", "bca/influence", "bca/pct@bound", "wald")
 
@@ -88,8 +92,8 @@ def one_dataset(fluence: float, n_boot: int, seed_seq: np.random.SeedSequence) -
     }
     # BCa with the acceleration from the derivatives at the MLE (acceleration="influence";
     # where they do not exist, a parameter on a bound, it is the regression's, as in seufit).
-    infl = res.with_level(0.95, acceleration="influence").bca
-    cover["bca/influence"] = (infl[:, 0] <= TRUE) & (TRUE <= infl[:, 1])
+    infl = res.with_level(0.95, acceleration="influence")
+    cover["bca/influence"] = (infl.bca[:, 0] <= TRUE) & (TRUE <= infl.bca[:, 1])
     # A candidate rule, not seufit's: BCa, but percentile when a parameter is on a bound.
     cover["bca/pct@bound"] = cover["percentile"] if fr.at_bound else cover["bca"]
     if fr.ci_low is not None:
@@ -98,7 +102,7 @@ def one_dataset(fluence: float, n_boot: int, seed_seq: np.random.SeedSequence) -
                rule=res.ci_method, config=res.config, success=res.success_rate,
                at_bound=list(fr.at_bound), se=res.se.tolist(),
                hessian_se=None if fr.se is None else fr.se.tolist(),
-               theta=fr.theta.tolist())
+               theta=fr.theta.tolist(), a=res.a.tolist(), a_influence=infl.a.tolist())
     return out
 
 
@@ -148,6 +152,24 @@ def run_scenario(name: str, datasets: int, n_boot: int, seed: int, jobs: int) ->
             print(f"   {pname if m == METHODS[0] else '':<10}{m:<15}{100 * hits / n:>9.1f}%"
                   f"{f'[{100 * lo:.1f}, {100 * hi:.1f}] %':>28}{p:>11.3g}{n:>6}"
                   f"{parts[0]:>22}{parts[1]:>24}")
+    # The two accelerations, interval by interval, where they can differ (every parameter
+    # inside the box): how often one covers and the other does not.
+    inside = [r for r in fitted if not r["at_bound"]]
+    if inside:
+        reg = np.array([r["cover"]["bca"] for r in inside], bool)
+        inf = np.array([r["cover"]["bca/influence"] for r in inside], bool)
+        only_reg, only_inf = int((reg & ~inf).sum()), int((inf & ~reg).sum())
+        print(f"   BCa, regression against influence a, {len(inside)} fits inside the box x "
+              f"{len(NAMES)} parameters: {only_reg} intervals cover with the regression's a "
+              f"only, {only_inf} with the influence a only")
+        result["acceleration_discordant"] = {"regression_only": only_reg,
+                                             "influence_only": only_inf,
+                                             "intervals": int(reg.size)}
+        a_reg = np.array([r["a"] for r in inside])
+        a_inf = np.array([r["a_influence"] for r in inside])
+        med = np.median(np.abs(a_reg - a_inf), axis=0)
+        print("   median |a_regression - a_influence| inside the box: "
+              + ", ".join(f"{n} {v:.2g}" for n, v in zip(NAMES, med)))
     se = np.array([r["se"] for r in fitted])
     est = np.array([r["theta"] for r in fitted])
     hse = np.array([r["hessian_se"] for r in fitted if r["hessian_se"] is not None])
@@ -167,13 +189,15 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="dense only, 200 datasets x 500")
     ap.add_argument("--sparse", action="store_true", help="also run the sparse scenario")
+    ap.add_argument("--medium", action="store_true", help="also run the medium scenario")
     ap.add_argument("--datasets", type=int, default=None, help="datasets per scenario")
     ap.add_argument("--n-boot", type=int, default=None, help="replicates per dataset")
     ap.add_argument("--seed", type=int, default=20240612)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--json", default=None, help="write the results here")
     args = ap.parse_args(argv)
-    names = ["dense"] + (["sparse"] if args.sparse and not args.quick else [])
+    names = ["dense"] + [n for n, on in (("sparse", args.sparse), ("medium", args.medium))
+                         if on and not args.quick]
     out = []
     t0 = time.perf_counter()
     for name in names:
