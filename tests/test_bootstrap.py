@@ -207,6 +207,19 @@ def test_archive_keeps_the_acceleration_and_its_slopes(tmp_path):
     np.testing.assert_allclose(back.a, res.a)
     reg = seufit.load_bootstrap(tmp_path / "d.npz", acceleration="regression")
     np.testing.assert_allclose(reg.a, res.with_level(0.95, acceleration="regression").a)
+    # An archive from before the option (no slopes, no request): the regression, and a
+    # request for "influence" falls back with the reason.
+    with np.load(tmp_path / "d.npz") as z:
+        arrays = {k: z[k] for k in z.files if k != "slopes"}
+    meta = json.loads(str(arrays["meta"]))
+    del meta["a_request"], meta["slopes_reason"]
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "old.npz", **arrays)
+    old = seufit.load_bootstrap(tmp_path / "old.npz")
+    assert old.a_method == "regression"
+    np.testing.assert_allclose(old.a, reg.a)
+    asked = seufit.load_bootstrap(tmp_path / "old.npz", acceleration="influence")
+    assert asked.a_method == "regression" and "no slopes archived" in asked.a_reason
 
 
 def test_cli_bootstrap_acceleration(tmp_path, capsys):

@@ -244,7 +244,9 @@ def test_influence_acceleration_on_the_article_data():
     # The default stays the regression, and the summary can switch without refitting.
     reg = res.with_level(0.95, acceleration="regression")
     assert reg.a_method == "regression"
-    assert reg.a == pytest.approx(acceleration(res.draws, res.counts.astype(float), lam))
+    assert reg.a == pytest.approx(acceleration(res.draws, res.counts[res.ok].astype(float),
+                                               lam))
+    assert res.with_level(0.90).a_method == "influence"  # a new level keeps the method
     assert np.abs(reg.a - res.a).max() > 1e-3
 
 
@@ -256,12 +258,21 @@ def test_influence_acceleration_falls_back_to_the_regression_on_a_bound():
     assert res.a_method == "regression" and "w on a bound" in res.a_reason
     assert res.to_dict()["acceleration"]["requested"] == "influence"
     lam = fr.predict(fr.fit_data.let) * fr.fit_data.exposure
-    assert res.a == pytest.approx(acceleration(res.draws, res.counts.astype(float), lam))
+    assert res.a == pytest.approx(acceleration(res.draws, res.counts[res.ok].astype(float), lam))
     # A parameter held fixed by the user is on no bound, but the MLE's slopes in it are 0.
     lo, hi = (v.copy() for v in seufit.fit("example:mle_article").bounds)
     lo[2] = hi[2] = 2.0
     fixed = seufit.fit("example:mle_article", bounds=(lo, hi))
     assert fixed.at_bound == () and influence_slopes(fixed) == (None, "a parameter is held fixed")
+    # A zero-event run kept in the likelihood just above the threshold expects 1e-6 events:
+    # its slope is a correct derivative (~1 / lambda) but no linear effect of its count.
+    d = seufit.fit("example:mle_article").data
+    df = pd.DataFrame({"let": np.r_[2.0, d.let], "fluence": np.r_[1e7, d.fluence],
+                       "events": np.r_[0, d.events]})
+    near = seufit.fit(df, zeros="include")
+    assert near.at_bound == ()
+    b, why = influence_slopes(near)
+    assert b is None and "fewer than 1 event" in why
     with pytest.raises(ValueError, match="acceleration must be"):
         seufit.bootstrap(fr, n_boot=50, seed=2, progress=False, acceleration="jackknife")
 

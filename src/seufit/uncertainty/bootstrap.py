@@ -46,6 +46,7 @@ CONFIGS = {
 MIN_EVENTS_FULL = 50
 MIN_COUNT_FULL = 5
 ACCELERATIONS = ("regression", "influence")  # how the slopes b_i of the acceleration are had
+MIN_LAM_INFLUENCE = 1.0  # influence slopes only where every run of the fit expects >= 1 event
 
 
 def choose_config(events: np.ndarray) -> tuple[str, str]:
@@ -93,7 +94,9 @@ def influence_slopes(fr: FitResult) -> tuple[np.ndarray | None, str]:
 
     From the score equation sum_i (1 - N_i / lambda_i) J_i = 0 (J_i = d lambda_i / d theta)
     by the implicit-function theorem; they exist where the MLE is a smooth function of the
-    counts: every parameter inside its box and a positive definite Hessian.
+    counts (the fit converged, every parameter inside its box and none held fixed, let_th
+    on no tested LET, a positive definite Hessian) and where the counts' effect is close
+    to linear (every run expects at least ``MIN_LAM_INFLUENCE`` event).
 
     Returns ``(b (n, p), reason)`` for the runs of the fit, or ``(None, why not)``.
     """
@@ -117,8 +120,12 @@ def influence_slopes(fr: FitResult) -> tuple[np.ndarray | None, str]:
     if cov is None:
         return None, "the Hessian is not positive definite"
     lam = fr.predict(fd.let) * fd.exposure
-    if not np.all(lam > 0):
-        return None, "a run of the fit has no expected events"
+    if np.any(lam < MIN_LAM_INFLUENCE):
+        # b_i grows as 1 / lambda_i, and a count that is almost always 0 is no linear
+        # effect: one event more moves the estimate far (a of -151 measured for a
+        # zero-event run kept at lambda 1e-6, where the regression gives -0.04).
+        return None, (f"a run of the fit expects fewer than {MIN_LAM_INFLUENCE:g} event "
+                      f"({lam.min():.2g}): the estimate is not linear in its count")
     J = fr.model.derivatives(fr.theta[None, :], fd.let, order=1)[1][0] * fd.exposure[:, None]
     b = (J @ cov) / lam[:, None]  # cov = H^-1 is symmetric
     if not np.all(np.isfinite(b)):
