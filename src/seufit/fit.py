@@ -262,6 +262,14 @@ class FitResult:
         }
 
 
+def on_kink(model, x: np.ndarray, theta: np.ndarray) -> bool:
+    """Whether the model's kink parameter (the Weibull's let_th) sits on one of the LETs
+    ``x`` of runs in the likelihood, where the NLL has a corner."""
+    kj = getattr(model, "kink_param", None)
+    return kj is not None and bool(np.any(np.abs(np.asarray(x) - theta[kj])
+                                          <= 1e-7 * max(1.0, abs(theta[kj]))))
+
+
 def _hessian_analysis(H: np.ndarray, theta: np.ndarray):
     """Judge positive definiteness on the scale-free Hessian D H D (D = |theta|)."""
     D = np.where(np.abs(theta) > 0, np.abs(theta), 1.0)
@@ -464,10 +472,10 @@ def fit(
     hstatus, ev, cov = _hessian_analysis(H, theta)
     if at_bound:
         hstatus += f"; parameter(s) at a bound ({', '.join(at_bound)}): Wald intervals unreliable"
-    kj = getattr(model, "kink_param", None)
-    if kj is not None and np.any(np.abs(x - theta[kj]) <= 1e-7 * max(1.0, abs(theta[kj]))):
+    if on_kink(model, x, theta):
         # let_th on the LET of a run in the likelihood: the NLL has a corner there, so the
         # Hessian describes one side only.
+        kj = model.kink_param
         name = model.names[kj]
         hstatus += (f"; {name} sits on a tested LET (a kink of the likelihood): the Hessian "
                     "is one-sided and Wald intervals are not valid there")

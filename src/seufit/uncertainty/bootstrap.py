@@ -100,7 +100,7 @@ def influence_slopes(fr: FitResult) -> tuple[np.ndarray | None, str]:
 
     Returns ``(b (n, p), reason)`` for the runs of the fit, or ``(None, why not)``.
     """
-    from ..fit import _hessian_analysis
+    from ..fit import _hessian_analysis, on_kink
 
     fd = fr.fit_data
     if not fr.converged:
@@ -110,10 +110,8 @@ def influence_slopes(fr: FitResult) -> tuple[np.ndarray | None, str]:
                       "the counts there")
     if fr.bounds is not None and np.any(fr.bounds[0] >= fr.bounds[1]):
         return None, "a parameter is held fixed"
-    kj = getattr(fr.model, "kink_param", None)
-    if kj is not None and np.any(np.abs(fd.let - fr.theta[kj])
-                                 <= 1e-7 * max(1.0, abs(fr.theta[kj]))):
-        return None, f"{fr.names[kj]} on a tested LET, a kink of the likelihood"
+    if on_kink(fr.model, fd.let, fr.theta):
+        return None, f"{fr.names[fr.model.kink_param]} on a tested LET, a kink of the likelihood"
     if fr.hessian is None:
         return None, "no Hessian at the fit"
     cov = _hessian_analysis(fr.hessian, fr.theta)[2]
@@ -202,13 +200,26 @@ class BootstrapResult:
     fit: FitResult | None = None
     let_span: tuple[float, float] = (np.nan, np.nan)  # LET range of every run, for the band
     at_bound: tuple[str, ...] = ()  # parameters of the fit on a bound
-    # The acceleration: the method asked for, the one used and why; the influence slopes
-    # (n, p) at the MLE where they exist (influence_slopes), archived for reloads.
+    # The acceleration asked for; the influence slopes (n, p) at the MLE where they exist
+    # (influence_slopes), archived for reloads.  The method used follows (a_method).
     a_request: str = "regression"
-    a_method: str = "regression"
-    a_reason: str = ""
     slopes: np.ndarray | None = None
     slopes_reason: str = ""  # why there are no influence slopes (or what they are)
+
+    @property
+    def a_method(self) -> str:
+        """The slopes behind ``a``: influence where asked for and they exist, else regression."""
+        return ("influence" if self.a_request == "influence" and self.slopes is not None
+                else "regression")
+
+    @property
+    def a_reason(self) -> str:
+        if self.a_method == "influence":
+            return self.slopes_reason
+        why = "slopes from the regression of the replicate estimates on the counts"
+        if self.a_request == "influence":
+            why += f" (influence asked, but {self.slopes_reason or 'no slopes archived'})"
+        return why
 
     @property
     def n_boot(self) -> int:
@@ -448,15 +459,11 @@ def _summarise_blas1(r: BootstrapResult, cl: float, ci: str, pool,
     # many replicates tie (an estimate on a bound), see _band.
     Ds = np.sort(D, axis=0)
     perc = np.quantile(Ds, [alpha / 2, 1 - alpha / 2], axis=0).T
-    if acc == "influence" and r.slopes is not None:
+    r = replace(r, a_request=acc)
+    if r.a_method == "influence":
         a = acceleration_from_slopes(r.slopes, r.lam_hat)
-        a_method, a_reason = "influence", r.slopes_reason
     else:
         a = acceleration(D, r.counts[ok].astype(float), r.lam_hat)
-        a_method = "regression"
-        a_reason = "slopes from the regression of the replicate estimates on the counts"
-        if acc == "influence":
-            a_reason += f" (influence asked, but {r.slopes_reason or 'no slopes archived'})"
     bca = np.empty((p, 2))
     z0 = np.empty(p)
     for k in range(p):
@@ -470,8 +477,7 @@ def _summarise_blas1(r: BootstrapResult, cl: float, ci: str, pool,
             f"BCa with {', '.join(r.at_bound)} on a bound: z0 is driven by ties at the bound "
             "and BCa under-covers there (docs/bootstrap.md); prefer --ci percentile")
     band = band()
-    return replace(r, cl=cl, ci_method=method, ci_reason=reason, a_request=acc,
-                   a_method=a_method, a_reason=a_reason, se=se, covariance=cov,
+    return replace(r, cl=cl, ci_method=method, ci_reason=reason, se=se, covariance=cov,
                    correlation=corr, percentile=perc, bca=bca, z0=z0, a=a, diagnostics=diag,
                    band=band)
 
