@@ -15,7 +15,13 @@ sigma_sat 1e-5 cm2, let_th 1.5, s 1.5, w 20):
 * ``sparse`` (``--sparse``): fluence 6e5 per run, 28 expected events (the
   conservative configuration; the rule picks percentile);
 * ``medium`` (``--medium``): fluence 8e6 per run, 373 expected events, where the
-  estimator is less linear in the counts and the two accelerations differ more.
+  estimator is less linear in the counts and the two accelerations differ more;
+* ``interior`` (``--interior``): a dense scenario where every parameter sits well
+  inside its box, the regime the 95 % target of a bootstrap interval is about: 9 runs
+  at LET 4, 6, 9, 13, 18, 25, 35, 50, 70, true let_th 3.0 (about 9 standard errors
+  above its lower bound 0 and 3 below its cap, the lowest LET with events), the other
+  parameters as above; fluence 1e8 per run, 4518 expected events, smallest expected
+  count 11.
 
 The true let_th (1.5) is about one standard error above its lower bound (0) even
 in the dense scenario, so a fair share of the estimates sit on that bound; the
@@ -32,6 +38,7 @@ Run::
     python studies/bootstrap_coverage.py            # dense, 1000 datasets x 1000 replicates
     python studies/bootstrap_coverage.py --sparse   # also the sparse scenario (500 x 1000)
     python studies/bootstrap_coverage.py --medium   # also the medium one (1000 x 1000)
+    python studies/bootstrap_coverage.py --interior # also the interior one (1000 x 1000)
     python studies/bootstrap_coverage.py --quick    # dense, 200 datasets x 500 replicates
 
 Datasets are distributed over ``--jobs`` processes (default 2); each bootstrap
@@ -60,44 +67,50 @@ import seufit  # noqa: E402
 LET = np.array([5.0, 8.0, 12.0, 18.0, 25.0, 35.0, 50.0, 70.0])
 TRUE = np.array([1e-5, 1.5, 1.5, 20.0])  # sigma_sat, let_th, s, w
 NAMES = ("sigma_sat", "let_th", "s", "w")
+LET_INTERIOR = np.array([4.0, 6.0, 9.0, 13.0, 18.0, 25.0, 35.0, 50.0, 70.0])
+TRUE_INTERIOR = np.array([1e-5, 3.0, 1.5, 20.0])
 SCENARIOS = {
     "dense": {"fluence": 4e7, "datasets": 1000, "n_boot": 1000},
     "sparse": {"fluence": 6e5, "datasets": 500, "n_boot": 1000},
     "medium": {"fluence": 8e6, "datasets": 1000, "n_boot": 1000},
+    "interior": {"fluence": 1e8, "datasets": 1000, "n_boot": 1000, "let": LET_INTERIOR,
+                 "true": TRUE_INTERIOR},
 }
 METHODS = ("percentile", "bca", "bca/influence", "bca/pct@bound", "wald")
 
 
-def expected_counts(fluence: float) -> np.ndarray:
-    sig = TRUE[0] * -np.expm1(-((np.clip(LET - TRUE[1], 0, None) / TRUE[3]) ** TRUE[2]))
+def expected_counts(fluence: float, let: np.ndarray = LET, true: np.ndarray = TRUE
+                    ) -> np.ndarray:
+    sig = true[0] * -np.expm1(-((np.clip(let - true[1], 0, None) / true[3]) ** true[2]))
     return sig * fluence
 
 
-def one_dataset(fluence: float, n_boot: int, seed_seq: np.random.SeedSequence) -> dict:
+def one_dataset(fluence: float, n_boot: int, seed_seq: np.random.SeedSequence,
+                let: np.ndarray = LET, true: np.ndarray = TRUE) -> dict:
     """Simulate, fit and bootstrap one dataset; coverage flags per method and parameter."""
     data_ss, boot_ss = seed_seq.spawn(2)
-    counts = np.random.default_rng(data_ss).poisson(expected_counts(fluence))
+    counts = np.random.default_rng(data_ss).poisson(expected_counts(fluence, let, true))
     out = {"events": int(counts.sum()), "cover": {}, "fitted": False}
     if np.sum(counts > 0) < 4:
         return out
-    df = pd.DataFrame({"let": LET, "fluence": fluence, "events": counts})
+    df = pd.DataFrame({"let": let, "fluence": fluence, "events": counts})
     fr = seufit.fit(df, variant="standard")  # Wald intervals whatever the event count
     if not fr.fitted:
         return out
     seed = int(boot_ss.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
     res = seufit.bootstrap(fr, n_boot=n_boot, seed=seed, jobs=1, progress=False)
     cover = {
-        "percentile": (res.percentile[:, 0] <= TRUE) & (TRUE <= res.percentile[:, 1]),
-        "bca": (res.bca[:, 0] <= TRUE) & (TRUE <= res.bca[:, 1]),
+        "percentile": (res.percentile[:, 0] <= true) & (true <= res.percentile[:, 1]),
+        "bca": (res.bca[:, 0] <= true) & (true <= res.bca[:, 1]),
     }
     # BCa with the acceleration from the derivatives at the MLE (acceleration="influence";
     # where they do not exist, a parameter on a bound, it is the regression's, as in seufit).
     infl = res.with_level(0.95, acceleration="influence")
-    cover["bca/influence"] = (infl.bca[:, 0] <= TRUE) & (TRUE <= infl.bca[:, 1])
+    cover["bca/influence"] = (infl.bca[:, 0] <= true) & (true <= infl.bca[:, 1])
     # A candidate rule, not seufit's: BCa, but percentile when a parameter is on a bound.
     cover["bca/pct@bound"] = cover["percentile"] if fr.at_bound else cover["bca"]
     if fr.ci_low is not None:
-        cover["wald"] = (fr.ci_low <= TRUE) & (TRUE <= fr.ci_high)
+        cover["wald"] = (fr.ci_low <= true) & (true <= fr.ci_high)
     out.update(fitted=True, cover={k: v.tolist() for k, v in cover.items()},
                rule=res.ci_method, config=res.config, success=res.success_rate,
                at_bound=list(fr.at_bound), se=res.se.tolist(),
@@ -113,13 +126,16 @@ def clopper_pearson(k: int, n: int, cl: float = 0.95) -> tuple[float, float]:
 
 def run_scenario(name: str, datasets: int, n_boot: int, seed: int, jobs: int) -> dict:
     cfg = SCENARIOS[name]
-    lam = expected_counts(cfg["fluence"])
-    print(f"\n== {name}: fluence {cfg['fluence']:g} per run, expected counts "
+    let, true = cfg.get("let", LET), cfg.get("true", TRUE)
+    lam = expected_counts(cfg["fluence"], let, true)
+    print(f"\n== {name}: LET {let.tolist()}, true {true.tolist()}; fluence "
+          f"{cfg['fluence']:g} per run, expected counts "
           f"{np.round(lam, 1).tolist()} (total {lam.sum():.1f}); {datasets} datasets x "
           f"{n_boot} replicates, seed {seed}", flush=True)
     seeds = np.random.SeedSequence([seed, list(SCENARIOS).index(name)]).spawn(datasets)
     t0 = time.perf_counter()
-    rows = Parallel(n_jobs=jobs)(delayed(one_dataset)(cfg["fluence"], n_boot, s) for s in seeds)
+    rows = Parallel(n_jobs=jobs)(delayed(one_dataset)(cfg["fluence"], n_boot, s, let, true)
+                                 for s in seeds)
     elapsed = time.perf_counter() - t0
     fitted = [r for r in rows if r["fitted"]]
     print(f"   {len(fitted)} of {datasets} datasets fitted in {elapsed:.0f} s; median bootstrap "
@@ -190,14 +206,16 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="dense only, 200 datasets x 500")
     ap.add_argument("--sparse", action="store_true", help="also run the sparse scenario")
     ap.add_argument("--medium", action="store_true", help="also run the medium scenario")
+    ap.add_argument("--interior", action="store_true",
+                    help="also run the interior scenario (every parameter well inside its box)")
     ap.add_argument("--datasets", type=int, default=None, help="datasets per scenario")
     ap.add_argument("--n-boot", type=int, default=None, help="replicates per dataset")
     ap.add_argument("--seed", type=int, default=20240612)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--json", default=None, help="write the results here")
     args = ap.parse_args(argv)
-    names = ["dense"] + [n for n, on in (("sparse", args.sparse), ("medium", args.medium))
-                         if on and not args.quick]
+    names = ["dense"] + [n for n, on in (("sparse", args.sparse), ("medium", args.medium),
+                                         ("interior", args.interior)) if on and not args.quick]
     out = []
     t0 = time.perf_counter()
     for name in names:

@@ -369,3 +369,37 @@ def test_interval_coverage_of_the_step_model(monkeypatch):
         for k in range(2):
             p = stats.binomtest(int(h[k]), n_sets, 0.95).pvalue
             assert p > 1e-3, f"{m} {STEP.names[k]}: coverage {h[k] / n_sets:.3f}, p = {p:.2g}"
+
+
+# The Weibull itself, in the regime where a 95 % interval should cover 95 %: dense data,
+# every parameter well inside its box (studies/bootstrap_coverage.py --interior runs the
+# same scenario at 1,000 datasets x 1,000 replicates; docs/bootstrap.md).
+INTERIOR_LET = np.array([4.0, 6.0, 9.0, 13.0, 18.0, 25.0, 35.0, 50.0, 70.0])
+INTERIOR_TRUE = np.array([1e-5, 3.0, 1.5, 20.0])
+INTERIOR_FLUENCE = 1e8  # 4,518 expected events, 11 at the lowest LET
+
+
+def test_interval_coverage_of_the_weibull_fit(monkeypatch):
+    """500 dense Weibull datasets, 95 % percentile and BCa intervals: binomial test."""
+    import seufit._provenance as prov
+
+    monkeypatch.setattr(prov, "_version", functools.lru_cache(maxsize=None)(prov._version))
+    n_sets, n_boot = 500, 200
+    lam = reference.weibull(INTERIOR_LET, *INTERIOR_TRUE) * INTERIOR_FLUENCE
+    hits = {"percentile": np.zeros(4, int), "bca": np.zeros(4, int)}
+    for ss in np.random.SeedSequence(2024).spawn(n_sets):
+        data_ss, boot_ss = ss.spawn(2)
+        counts = np.random.default_rng(data_ss).poisson(lam)
+        fr = seufit.fit(pd.DataFrame({"let": INTERIOR_LET, "fluence": INTERIOR_FLUENCE,
+                                      "events": counts}))
+        assert not fr.at_bound
+        res = seufit.bootstrap(fr, n_boot=n_boot, seed=int(boot_ss.generate_state(1)[0]),
+                               progress=False)
+        assert res.ci_method == "bca"  # the series' rule: >= 50 events, no zero-event run
+        for m in hits:
+            iv = getattr(res, m)
+            hits[m] += (iv[:, 0] <= INTERIOR_TRUE) & (INTERIOR_TRUE <= iv[:, 1])
+    for m, h in hits.items():
+        for k, name in enumerate(("sigma_sat", "let_th", "s", "w")):
+            p = stats.binomtest(int(h[k]), n_sets, 0.95).pvalue
+            assert p > 1e-3, f"{m} {name}: coverage {h[k] / n_sets:.3f}, p = {p:.2g}"
