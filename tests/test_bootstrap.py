@@ -139,13 +139,58 @@ def test_failures_are_counted_by_cause_never_dropped():
                        "events": [1, 1, 2, 3, 4]})
     fr = seufit.fit(df)
     b = seufit.bootstrap(fr, n_boot=300, seed=2)
-    too_few = "too few runs with events (fewer than 3, or LETs with events than parameters)"
-    assert b.failures.get(too_few, 0) > 0
-    # The data fit needs 4 runs with events for 4 parameters; so does every replicate.
-    assert np.all((b.counts[b.ok] > 0).sum(axis=1) >= 4)
+    article = "fewer than 3 runs with events (the bootstrap article's rule)"
+    data_rule = "fewer LETs with events than parameters (the data fit's rule)"
+    nonzero = (b.counts > 0).sum(axis=1)
+    # Each rule under its own cause, counted exactly.
+    assert b.failures[article] == np.sum(nonzero < 3) > 0
+    assert b.failures[data_rule] == np.sum(nonzero == 3) > 0  # 5 distinct LETs here
+    # The data fit needs 4 LETs with events for 4 parameters; so does every replicate.
+    assert np.all(nonzero[b.ok] >= 4)
     assert b.n_success + sum(b.failures.values()) == 300
     assert np.all(np.isnan(b.draws_all[~b.ok]))
     assert b.config == "conservative"
+
+
+def test_an_archive_before_the_cause_split_is_reclassified_from_its_counts(tmp_path):
+    import pandas as pd
+
+    df = pd.DataFrame({"let": [2, 5, 10, 20, 40], "fluence": [1e7] * 5,
+                       "events": [1, 1, 2, 3, 4]})
+    b = seufit.bootstrap(seufit.fit(df), n_boot=300, seed=2)
+    assert set(np.unique(b.cause)) >= {0, 1, 5}
+    # Write it as the earlier release did: one cause 1 for both rules, no version.
+    path = b.save(tmp_path / "new.npz")
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+    del meta["causes_version"]
+    arrays["meta"] = np.array(json.dumps(meta))
+    arrays["cause"] = np.where(arrays["cause"] == 5, 1, arrays["cause"])
+    old = tmp_path / "old.npz"
+    np.savez(old, **arrays)
+    np.testing.assert_array_equal(seufit.load_bootstrap(old).cause, b.cause)
+    np.testing.assert_array_equal(seufit.load_bootstrap(path).cause, b.cause)
+
+
+def test_huge_counts_converge(monkeypatch):
+    """38 million events: |NLL| ~ 6e8, whose round-off (~1e-7) is above the absolute
+    round-off test of the solver; the relative one (optimize.ROUNDOFF_REL) lets every
+    replicate converge, on both paths, with bootstrap SEs near the Hessian's."""
+    import pandas as pd
+
+    from seufit.optimize import solver_backend
+
+    d = seufit.fit("example:mle_article").data
+    df = pd.DataFrame({"let": d.let, "fluence": d.fluence * 1e5,
+                       "events": np.round(d.events * 1e5).astype(int)})
+    fr = seufit.fit(df)
+    assert abs(fr.nll) > 1e8
+    for backend in ("auto", "numpy"):
+        with solver_backend(backend):
+            b = seufit.bootstrap(fr, n_boot=200, seed=1)
+        assert b.success_rate == 1.0, (backend, b.failures)
+        np.testing.assert_allclose(b.se / fr.se, 1.0, atol=0.2)
 
 
 def test_config_and_ci_rules():
@@ -354,3 +399,86 @@ def test_summary_runs_blas_on_one_thread(monkeypatch):
                  if m["user_api"] == "blas"]
     assert seen and set(seen) == {1}
     assert set(after) == {2}  # the caller's setting is restored
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--json", "{f}/x.json"], "is not a directory"),       # a parent that is a file
+    (["--json", "{d}"], "is a directory"),
+    (["--draws", "{d}/d.parquet"], "must end in .npz"),    # NPZ only, not under another name
+    (["--draws", "{d}"], "is a directory"),
+    (["--cl", "nan"], "not a number between 0 and 1"),
+])
+def test_cli_bootstrap_rejects_bad_outputs_before_any_work(tmp_path, capsys, monkeypatch, args,
+                                                          words):
+    import seufit.uncertainty.bootstrap as bs
+
+    monkeypatch.setattr(bs, "fit_counts", lambda *a, **k: pytest.fail("fitted replicates"))
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    args = [a.format(f=afile, d=tmp_path) for a in args]
+    assert main(["bootstrap", "example:mle_article", "-n", "50", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0]
+
+
+def test_cli_analyze_rejects_a_file_as_its_report_directory(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    assert main(["analyze", "example:mle_article", "-o", str(afile)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is a file, not a directory" in err[0]
+
+
+def test_cli_a_write_error_is_one_line_not_an_internal_error(tmp_path, capsys, monkeypatch):
+    import seufit.cli.bootstrap_cmd as cmd
+
+    def refuse(path, obj):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(cmd, "write_json", refuse)
+    out = tmp_path / "b.json"
+    assert main(["bootstrap", "example:mle_article", "-n", "50", "--json", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"seufit: error: Permission denied: {out}"]
+
+
+def test_cli_bootstrap_without_a_fitted_curve_still_writes_what_was_asked(tmp_path, capsys):
+    data = tmp_path / "zeros.csv"
+    data.write_text("let,fluence,events\n1,1e6,0\n2,1e6,0\n5,1e6,0\n")
+    out, npz = tmp_path / "b.json", tmp_path / "d.npz"
+    assert main(["bootstrap", str(data), "--json", str(out), "--draws", str(npz)]) == 0
+    text = capsys.readouterr().out
+    d = json.loads(out.read_text())
+    assert d["bootstrap"] is None and "no curve was fitted" in d["bootstrap_reason"]
+    assert len(d["upper_limits"]) == 3
+    assert not npz.exists() and f"{npz} not written" in text
+
+
+@pytest.mark.parametrize("kw, words", [
+    ({"seed": 1.5}, "seed must be a whole number"),
+    ({"n_boot": 20.7}, "n_boot must be a whole number"),
+    ({"cl": float("nan")}, "cl must be between 0 and 1"),
+    ({"ci": "foo"}, "ci must be auto"),
+])
+def test_api_options_are_checked_before_any_replicate_is_fitted(cic_fit, monkeypatch, kw, words):
+    import seufit.uncertainty.bootstrap as bs
+
+    monkeypatch.setattr(bs, "fit_counts", lambda *a, **k: pytest.fail("fitted replicates"))
+    kw = {"n_boot": 50, **kw}
+    with pytest.raises(ValueError, match=words):
+        seufit.bootstrap(cic_fit, **kw)
+
+
+def test_too_few_successes_still_reports_the_failures_by_cause(cic_fit, monkeypatch):
+    import seufit.uncertainty.bootstrap as bs
+    from seufit.estimator import BatchFit
+
+    def all_fail(model, x, expo, counts, *a, **k):
+        B, p = counts.shape[0], len(cic_fit.names)
+        cause = np.where(np.arange(B) % 2 == 0, 2, 3)
+        return BatchFit(np.full((B, p), np.nan), np.full(B, np.nan), cause, np.zeros(B, int))
+
+    monkeypatch.setattr(bs, "fit_counts", all_fail)
+    with pytest.raises(ValueError, match=r"only 0 of 50 replicates succeeded.*25 not converged "
+                                         r"\(iteration limit\); 25 not converged \(line search"):
+        seufit.bootstrap(cic_fit, n_boot=50, seed=1)

@@ -31,13 +31,13 @@ from . import models as _models
 from . import optimize as _opt
 
 # Indices into the constants array.
-_LAM_FLOOR, _ZMAX, _EPS_ACT, _CAP_FL, _WMAX, _BP_MIN = range(6)
+_LAM_FLOOR, _ZMAX, _EPS_ACT, _CAP_FL, _WMAX, _BP_MIN, _RO_REL = range(7)
 
 
 def _constants() -> np.ndarray:
     """The solver constants, read at call time from their modules (see above)."""
     return np.array([_lik.LAMBDA_FLOOR, _models._Z_LOG_MAX, _opt.EPS_ACTIVE, _opt.CAP_FLOOR,
-                     _opt.LOGCAP_MAX_WIDTH, _opt.BREAKPOINT_MIN])
+                     _opt.LOGCAP_MAX_WIDTH, _opt.BREAKPOINT_MIN, _opt.ROUNDOFF_REL])
 
 try:  # pragma: no cover - exercised by the environment, not by a test
     import numba
@@ -533,6 +533,8 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
                 step[a] = 0.0
             dec -= gf[a] * step[a]
         dec += push_dec
+        # round-off level of a predicted gain (optimize.ROUNDOFF_REL)
+        floor = max(1e3 * tol, cst[_RO_REL] * abs(f))
         if status == 3:
             break
         if (posdef and 0.5 * dec < tol) or (pg < 1e-13 and push_dec < tol):
@@ -592,7 +594,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
                         for b in range(p):
                             H[a, b] = H2[a, b]
                 break
-            if 0.5 * dec < 1e3 * tol:
+            if 0.5 * dec < floor:
                 # Predicted gain at round-off level: backtracking cannot help, and the
                 # outcome below (converged, phi unchanged) is the same after 40 halvings.
                 break
@@ -604,12 +606,12 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
             for a in range(p):
                 phi[a] = trial[a]
             f = f_new
-            if abs(f_old - f_new) <= 1e-15 * max(1.0, abs(f_old)) and 0.5 * dec < 1e3 * tol:
+            if abs(f_old - f_new) <= 1e-15 * max(1.0, abs(f_old)) and 0.5 * dec < floor:
                 status = 0
                 break
             continue
         # No descent: at a kink or at round-off level.
-        if 0.5 * dec < 1e3 * tol:
+        if 0.5 * dec < floor:
             status = 0
             break
         # Pin the kink parameter when it sits on a kink or a bound; else stalled.

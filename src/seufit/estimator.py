@@ -22,17 +22,19 @@ from .optimize import minimize_batch
 __all__ = ["BatchFit", "fit_counts", "FAILURE_CAUSES", "MIN_NONZERO"]
 
 # The bootstrap article skips replicates with fewer than 3 runs with events; the data
-# fit needs at least as many runs with events as parameters.  A replicate gets the
-# stricter of the two (the same estimator as the data), counted as a failure.
+# fit needs at least as many LETs with events as parameters.  A replicate gets both (the
+# same estimator as the data); each rule has its own failure cause, so that a reader sees
+# how many replicates the article's rule alone would have fitted.
 MIN_NONZERO = 3
 FAILURE_CAUSES = {
     0: "success",
-    1: "too few runs with events (fewer than 3, or LETs with events than parameters)",
+    1: "fewer than 3 runs with events (the bootstrap article's rule)",
     2: "not converged (iteration limit)",
     3: "not converged (line search stalled)",
     4: "non-finite likelihood",
+    5: "fewer LETs with events than parameters (the data fit's rule)",
 }
-_SOLVER_TO_CAUSE = {0: 0, 1: 2, 2: 3, 3: 4}
+_CAUSE_OF_STATUS = np.array([0, 2, 3, 4])  # solver status 0..3 -> failure cause
 # A screen point within this many NLL units above a dataset's fit also triggers the refit
 # from its best screen points (a point below the fit proves a better optimum; a near tie
 # elsewhere in the box often sits next to one in the flat likelihoods of sparse data).
@@ -118,10 +120,11 @@ def fit_counts(
     nonzero = (counts > 0).sum(axis=1)
     # Distinct LETs with events (runs at one LET are one point of the curve), as the data fit.
     hit_let = any_per_value(x, counts > 0)[1]
-    valid = (nonzero >= max(MIN_NONZERO, p)) & (hit_let.sum(axis=1) >= p)
+    enough_runs = nonzero >= MIN_NONZERO
+    valid = enough_runs & (hit_let.sum(axis=1) >= p)  # (>= p LETs: >= p runs too)
     theta = np.full((B, p), np.nan)
     nll = np.full(B, np.nan)
-    cause = np.where(valid, 0, 1)
+    cause = np.where(valid, 0, np.where(enough_runs, 5, 1))
     n_iter = np.zeros(B, int)
     if not valid.any():
         return BatchFit(theta, nll, cause, n_iter)
@@ -204,7 +207,7 @@ def fit_counts(
                                                it_v, kinks, tol, max_iter)
     theta[v] = th_v
     nll[v] = f_v
-    cause[v] = np.vectorize(_SOLVER_TO_CAUSE.get)(st_v)
+    cause[v] = _CAUSE_OF_STATUS[st_v]
     n_iter[v] = it_v
     return BatchFit(theta, nll, cause, n_iter)
 

@@ -50,6 +50,8 @@ def resolve_seed(seed: int | None) -> int:
     """The seed to record: the given one, or a fresh 63-bit one."""
     if seed is None:
         return secrets.randbits(63)
+    if int(seed) != seed:  # (1.5 would silently become 1)
+        raise ValueError(f"seed must be a whole number, got {seed!r}")
     seed = int(seed)
     if seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed}")

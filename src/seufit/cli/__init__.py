@@ -32,6 +32,12 @@ class _Group(click.Group):
         except ValueError as exc:
             click.echo(f"seufit: error: {exc}", err=True)
             ctx.exit(2)
+        except OSError as exc:
+            # A file the command was told to read or write (permissions, a full disk):
+            # the user's environment, not a bug of ours.
+            where = f": {exc.filename}" if exc.filename else ""
+            click.echo(f"seufit: error: {exc.strerror or exc}{where}", err=True)
+            ctx.exit(2)
         except Exception as exc:  # noqa: BLE001 - last line of defence of a CLI
             if os.environ.get("SEUFIT_DEBUG"):
                 traceback.print_exc()

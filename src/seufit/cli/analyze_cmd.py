@@ -10,7 +10,15 @@ import click
 from ..analysis import DEFAULT_SWEEP, analyze
 from ..report.writer import ReportError, write_report
 from . import cli
-from .options import cl_option, data_argument, jobs_option, read, seed_option, tilt_option
+from .options import (
+    cl_option,
+    data_argument,
+    jobs_option,
+    output_dir,
+    read,
+    seed_option,
+    tilt_option,
+)
 
 
 def _command_line(ctx: click.Context) -> str:
@@ -44,7 +52,7 @@ def _command_line(ctx: click.Context) -> str:
 
 @cli.command("analyze")
 @data_argument
-@click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False),
+@click.option("-o", "--output", "output", required=True, type=click.Path(), callback=output_dir,
               help="Report directory (created; an earlier seufit report there is replaced).")
 @seed_option
 @jobs_option

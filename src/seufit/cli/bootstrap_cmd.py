@@ -13,6 +13,7 @@ from .options import (
     data_argument,
     jobs_option,
     json_option,
+    output_file,
     read,
     seed_option,
     tilt_option,
@@ -42,8 +43,9 @@ from .options import (
 @zeros_option
 @tilt_option
 @json_option
-@click.option("--draws", "draws_path", type=click.Path(dir_okay=False),
-              help="Archive the draws with seed, configuration and versions (NPZ).")
+@click.option("--draws", "draws_path", type=click.Path(), callback=output_file((".npz",)),
+              help="Archive the draws with seed, configuration and versions (NPZ; the "
+                   "name must end in .npz).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar (default: only on a terminal).")
 def bootstrap_command(data, n_boot, seed, jobs, config, ci, cl, acceleration, zeros, no_tilt,
@@ -52,7 +54,17 @@ def bootstrap_command(data, n_boot, seed, jobs, config, ci, cl, acceleration, ze
     d = read(data, no_tilt)
     fr = fit(d, zeros=zeros, cl=cl)
     if not fr.fitted:
+        # Nothing to bootstrap: the answer is the zero-event upper limits.  Say so, and
+        # still write what was asked for, so that no requested output goes missing unseen.
         click.echo(str(fr))
+        reason = f"no bootstrap: no curve was fitted ({fr.variant_reason})"
+        click.echo(f"  {reason}")
+        if json_path:
+            write_json(json_path, {**fr.to_dict(), "bootstrap": None,
+                                   "bootstrap_reason": reason})
+            click.echo(f"  JSON (the fit's; no bootstrap) written to {json_path}")
+        if draws_path:
+            click.echo(f"  no draws to archive: {draws_path} not written")
         raise click.exceptions.Exit(0)
     res = bootstrap(fr, n_boot=n_boot, seed=seed, config=config, ci=ci, cl=cl, jobs=jobs,
                     progress=progress, acceleration=acceleration)

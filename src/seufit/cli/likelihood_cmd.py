@@ -11,13 +11,14 @@ from .options import (
     cl_option,
     data_argument,
     json_option,
+    output_file,
     read,
     seed_option,
     tilt_option,
     zeros_option,
 )
 
-plot_option = click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
+plot_option = click.option("--plot", "plot_path", type=click.Path(), callback=output_file(),
                            help="Write a figure to this file (png, pdf, svg).")
 
 
@@ -72,7 +73,7 @@ def profile_command(data, cl, zeros, no_tilt, json_path, plot_path):
               help="Sampling box: profile intervals widened by 10 % per side, or fit bounds.")
 @zeros_option
 @tilt_option
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
+@click.option("--csv", "csv_path", type=click.Path(), callback=output_file(),
               help="Write every sample (parameters, statistic, delta) to this CSV file.")
 @json_option
 @plot_option

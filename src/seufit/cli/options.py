@@ -2,9 +2,72 @@
 
 from __future__ import annotations
 
+import math
+import os
+from pathlib import Path
+
 import click
 
 from ..data import load
+
+
+def _first_existing(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists (the writer creates the rest)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _check_writable(path: Path, value: str) -> None:
+    """Fail before any work when ``path`` cannot be created: checked at parse time, a
+    bad output name costs the user a one-line error, not a finished run."""
+    base = _first_existing(path.parent)
+    if not base.is_dir():
+        raise click.BadParameter(f"cannot write {value}: {base} is not a directory")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"cannot write {value}: no permission in {base}")
+
+
+def output_file(suffixes: tuple[str, ...] = ()):
+    """Click callback for an output file: not a directory, creatable, and (if given) one
+    of ``suffixes``."""
+
+    def check(ctx, param, value):
+        if value is None:
+            return value
+        path = Path(value)
+        if path.is_dir():
+            raise click.BadParameter(f"{value} is a directory")
+        if suffixes and path.suffix.lower() not in suffixes:
+            raise click.BadParameter(f"{value}: the file name must end in "
+                                     + " or ".join(suffixes))
+        _check_writable(path, value)
+        return value
+
+    return check
+
+
+def output_dir(ctx, param, value):
+    """Click callback for an output directory: not a file, creatable."""
+    if value is None:
+        return value
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise click.BadParameter(f"{value} is a file, not a directory")
+    base = _first_existing(path)
+    if not base.is_dir():
+        raise click.BadParameter(f"cannot create {value}: {base} is not a directory")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"cannot create {value}: no permission in {base}")
+    return value
+
+
+def _finite_level(ctx, param, value):
+    # FloatRange lets NaN through (every comparison with it is False).
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number between 0 and 1")
+    return value
+
 
 data_argument = click.argument("data", metavar="DATA")
 zeros_option = click.option(
@@ -12,11 +75,11 @@ zeros_option = click.option(
     help="Zero-event runs: left out and reported as upper limits, or kept in the likelihood.")
 cl_option = click.option(
     "--cl", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
-    show_default=True, help="Confidence level.")
+    show_default=True, callback=_finite_level, help="Confidence level.")
 tilt_option = click.option(
     "--no-tilt", "no_tilt", is_flag=True,
     help="Do not apply the tilt correction (LET/cos, fluence*cos).")
-json_option = click.option("--json", "json_path", type=click.Path(dir_okay=False),
+json_option = click.option("--json", "json_path", type=click.Path(), callback=output_file(),
                            help="Write the result as JSON to this file.")
 seed_option = click.option(
     "--seed", type=click.IntRange(min=0), default=None,

@@ -30,7 +30,7 @@ from scipy.stats import skew
 from .._format import html_table, text_table
 from .._io import npz_bytes, write_atomic
 from .._provenance import provenance, versions
-from ..estimator import FAILURE_CAUSES, fit_counts
+from ..estimator import FAILURE_CAUSES, MIN_NONZERO, fit_counts
 from ..fit import FitResult
 from ..likelihood import poisson_deviance
 from ..optimize import backend_name, solver_backend
@@ -47,6 +47,7 @@ MIN_EVENTS_FULL = 50
 MIN_COUNT_FULL = 5
 ACCELERATIONS = ("regression", "influence")  # how the slopes b_i of the acceleration are had
 MIN_LAM_INFLUENCE = 1.0  # influence slopes only where every run of the fit expects >= 1 event
+MIN_SUCCESS = 10  # fewer successful replicates than this: no summary (counts by cause only)
 
 
 def choose_config(events: np.ndarray) -> tuple[str, str]:
@@ -347,6 +348,7 @@ class BootstrapResult:
         meta["at_bound"] = list(self.at_bound)
         meta["a_request"] = self.a_request
         meta["slopes_reason"] = self.slopes_reason
+        meta["causes_version"] = 2  # 2: cause 1 split into 1 and 5 (estimator.FAILURE_CAUSES)
         meta["let_span"] = [float(v) for v in self.let_span]
         meta["provenance"] = self.provenance
         meta["versions"] = versions()
@@ -368,7 +370,12 @@ def load_bootstrap(path: str | Path, cl: float | None = None, ci: str = "auto",
         meta = json.loads(str(z["meta"]))
         hse = z["hessian_se"]
         slopes = z["slopes"] if "slopes" in z.files else None
-        raw = dict(theta_hat=z["theta_hat"], draws_all=z["draws_all"], cause=z["cause"],
+        cause = z["cause"].copy()
+        if meta.get("causes_version", 1) < 2:
+            # Archives before the split of cause 1: its replicates with >= 3 runs with
+            # events failed the data fit's rule (now cause 5), as their counts show.
+            cause[(cause == 1) & ((z["counts"] > 0).sum(axis=1) >= MIN_NONZERO)] = 5
+        raw = dict(theta_hat=z["theta_hat"], draws_all=z["draws_all"], cause=cause,
                    counts=z["counts"], nll=z["nll"], lam_hat=z["lam_hat"], let=z["let"],
                    exposure=z["exposure"], hessian_se=None if np.all(np.isnan(hse)) else hse)
     stub = _raw_result(names=tuple(meta["names"]), units=tuple(meta["units"]), seed=meta["seed"],
@@ -423,19 +430,26 @@ def _check_acceleration(acceleration: str) -> None:
         raise ValueError(f"acceleration must be regression or influence, got {acceleration!r}")
 
 
-def _summarise_blas1(r: BootstrapResult, cl: float, ci: str, pool,
-                     acc: str | None) -> BootstrapResult:
-    if not 0 < cl < 1:
+def _check_summary_options(cl: float, ci: str) -> None:
+    if not 0 < cl < 1:  # (False for NaN too)
         raise ValueError(f"cl must be between 0 and 1, got {cl}")
     if ci not in ("auto", "guarded", "percentile", "bca"):
         raise ValueError(f"ci must be auto, guarded, percentile or bca, got {ci!r}")
+
+
+def _summarise_blas1(r: BootstrapResult, cl: float, ci: str, pool,
+                     acc: str | None) -> BootstrapResult:
+    _check_summary_options(cl, ci)
     acc = r.a_request if acc is None else acc
     _check_acceleration(acc)
     ok = r.cause == 0
     D = r.draws_all[ok]
     p = len(r.names)
-    if D.shape[0] < 10:
-        raise ValueError(f"only {D.shape[0]} successful replicates: too few to summarise")
+    if D.shape[0] < MIN_SUCCESS:
+        # Nothing to summarise, but the counts by cause are the finding: give them.
+        why = "; ".join(f"{n:,} {c}" for c, n in r.failures.items())
+        raise ValueError(f"only {D.shape[0]} of {r.n_boot:,} replicates succeeded, too few to "
+                         f"summarise (at least {MIN_SUCCESS} needed); failures: {why}")
     band = _band(r, D, cl, pool=pool)  # first: with a pool it runs while the rest is done
     events = r.fit.data.events if r.fit is not None else None
     if ci in ("auto", "guarded"):
@@ -685,12 +699,16 @@ def bootstrap(
         cfg_reason = f"forced by the user (automatic rule: {auto_cfg}, {auto_reason})"
     if n_boot is None:
         n_boot = CONFIGS[config]["n_boot"]
+    if int(n_boot) != n_boot:
+        raise ValueError(f"n_boot must be a whole number, got {n_boot!r}")
     n_boot = int(n_boot)
     if n_boot < 20:
         raise ValueError(f"n_boot must be at least 20, got {n_boot}")
     if chunk_size < 1:
         raise ValueError("chunk_size must be positive")
+    # Every option checked before any replicate is fitted.
     _check_acceleration(acceleration)
+    _check_summary_options(cl, ci)
     if int(jobs) != jobs or jobs == 0:  # whatever the number of chunks (joblib: -1 = all)
         raise ValueError(f"jobs must be a non-zero whole number, got {jobs}")
     tol = CONFIGS[config]["tol"]
