@@ -482,3 +482,37 @@ def test_too_few_successes_still_reports_the_failures_by_cause(cic_fit, monkeypa
     with pytest.raises(ValueError, match=r"only 0 of 50 replicates succeeded.*25 not converged "
                                          r"\(iteration limit\); 25 not converged \(line search"):
         seufit.bootstrap(cic_fit, n_boot=50, seed=1)
+
+
+def test_a_parameter_held_fixed_has_no_skewness_flag_and_a_zero(recwarn):
+    lo, hi = (v.copy() for v in seufit.fit("example:mle_article").bounds)
+    lo[2] = hi[2] = 2.0  # s held fixed by the user
+    fr = seufit.fit("example:mle_article", bounds=(lo, hi))
+    b = seufit.bootstrap(fr, n_boot=300, seed=3)
+    assert np.all(b.draws[:, 2] == 2.0) and b.se[2] == 0
+    assert b.a[2] == 0.0 and b.a[0] != 0.0
+    sk = b.diagnostics["skewness"]["s"]
+    assert sk["skewness"] is None and "held fixed" in sk["status"]
+    assert not any(f.startswith("s:") for f in b.diagnostics["flags"])
+    assert not [w for w in recwarn if "Precision loss" in str(w.message)]  # scipy's skew
+    assert np.isnan(b.correlation[2, 2]) and b.correlation[0, 0] == 1.0
+
+
+def test_correlation_diagonal_is_exactly_one_and_provenance_follows_the_summary(cic_boot):
+    assert np.all(np.diag(cic_boot.correlation) == 1.0)
+    assert cic_boot.to_dict()["provenance"]["options"]["cl"] == 0.95
+    other = cic_boot.with_level(0.9, ci="percentile", acceleration="influence")
+    opts = other.to_dict()["provenance"]["options"]
+    assert (opts["cl"], opts["ci"], opts["acceleration"]) == (0.9, "percentile", "influence")
+
+
+def test_bca_is_flagged_when_many_replicates_tie_with_an_estimate_off_any_bound():
+    # bootstrap_article under zeros="include": let_th sits on the zero-event run's LET (a
+    # kink of the likelihood) and about 30 % of the replicates stop there too.
+    fr = seufit.fit("example:bootstrap_article", zeros="include")
+    assert fr.at_bound == () and fr.theta[1] == 1.0
+    b = seufit.bootstrap(fr, n_boot=1000, seed=1, ci="bca")
+    assert b.diagnostics["ties_at_estimate"]["let_th"] > 0.2
+    assert any("tied at the estimate (let_th" in f for f in b.diagnostics["flags"])
+    pct = b.with_level(0.95, ci="percentile")  # the flag is about BCa only
+    assert not any("tied at the estimate" in f for f in pct.diagnostics["flags"])

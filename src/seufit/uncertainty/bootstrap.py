@@ -47,6 +47,7 @@ MIN_EVENTS_FULL = 50
 MIN_COUNT_FULL = 5
 ACCELERATIONS = ("regression", "influence")  # how the slopes b_i of the acceleration are had
 MIN_LAM_INFLUENCE = 1.0  # influence slopes only where every run of the fit expects >= 1 event
+TIES_FLAG = 0.10  # BCa is flagged when more replicates than this tie with the estimate
 MIN_SUCCESS = 10  # fewer successful replicates than this: no summary (counts by cause only)
 
 
@@ -466,8 +467,10 @@ def _summarise_blas1(r: BootstrapResult, cl: float, ci: str, pool,
         method, reason = ci, "chosen by the user"
     cov = np.atleast_2d(np.cov(D, rowvar=False, ddof=1))  # 0-d for one parameter
     se = np.sqrt(np.diag(cov))
+    spread = se > 0  # False for a parameter held fixed (user bounds lo == hi)
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = cov / np.outer(se, se)
+    corr[np.diag_indices(p)] = np.where(spread, 1.0, np.nan)  # exactly 1, not 1 + 2e-16
     alpha = 1 - cl
     # Each parameter's draws sorted once: the same quantiles, several times faster where
     # many replicates tie (an estimate on a bound), see _band.
@@ -478,6 +481,9 @@ def _summarise_blas1(r: BootstrapResult, cl: float, ci: str, pool,
         a = acceleration_from_slopes(r.slopes, r.lam_hat)
     else:
         a = acceleration(D, r.counts[ok].astype(float), r.lam_hat)
+    # A parameter that does not move has no skew to correct; its regression slopes are
+    # round-off, whose cubes gave a = -0.003 in a review.
+    a = np.where(spread, a, 0.0)
     bca = np.empty((p, 2))
     z0 = np.empty(p)
     for k in range(p):
@@ -490,10 +496,21 @@ def _summarise_blas1(r: BootstrapResult, cl: float, ci: str, pool,
         diag["flags"].append(
             f"BCa with {', '.join(r.at_bound)} on a bound: z0 is driven by ties at the bound "
             "and BCa under-covers there (docs/bootstrap.md); prefer --ci percentile")
+    tied = [n for k, (n, t) in enumerate(diag["ties_at_estimate"].items())
+            if t > TIES_FLAG and n not in r.at_bound and spread[k]]
+    if method == "bca" and tied:
+        # The same mechanism away from a bound: e.g. let_th on a zero-event run's LET under
+        # zeros="include", a kink where many replicates stop too.
+        diag["flags"].append(
+            f"BCa with many replicates tied at the estimate ({', '.join(tied)}: more than "
+            f"{100 * TIES_FLAG:.0f} %): z0 is driven by the ties; prefer --ci percentile")
     band = band()
+    # The provenance records the summary's own settings (with_level, a reload).
+    prov = {**r.provenance, "options": {**r.provenance.get("options", {}), "cl": cl,
+                                        "ci": ci, "acceleration": acc}}
     return replace(r, cl=cl, ci_method=method, ci_reason=reason, se=se, covariance=cov,
                    correlation=corr, percentile=perc, bca=bca, z0=z0, a=a, diagnostics=diag,
-                   band=band)
+                   band=band, provenance=prov)
 
 
 def _diagnostics(r: BootstrapResult, D, se, corr) -> dict:
@@ -503,13 +520,19 @@ def _diagnostics(r: BootstrapResult, D, se, corr) -> dict:
     status = _status(rate)
     if status in ("marginal", "poor"):
         flags.append(f"success rate {100 * rate:.1f} % is {status}")
-    sk = skew(D, axis=0)
     skew_d = {}
-    for n, s in zip(names, sk):
+    for k, n in enumerate(names):
+        if not se[k] > 0:  # held fixed: no distribution to judge
+            skew_d[n] = {"skewness": None, "status": "no spread (parameter held fixed)"}
+            continue
+        s = float(skew(D[:, k]))
         level = "ideal" if abs(s) < 0.5 else ("acceptable" if abs(s) <= 1.0 else "concerning")
-        skew_d[n] = {"skewness": float(s), "status": level}
+        skew_d[n] = {"skewness": s, "status": level}
         if level != "ideal":
             flags.append(f"{n}: skewness {s:+.2f} ({level})")
+    # Replicates that land exactly on the estimate (a bound, a kink): they drive BCa's z0.
+    ties = {n: float(np.mean(np.isclose(D[:, k], r.theta_hat[k], rtol=1e-9, atol=0.0)))
+            for k, n in enumerate(names)}
     half = D.shape[0] // 2
     c1 = np.atleast_2d(np.cov(D[:half], rowvar=False))
     c2 = np.atleast_2d(np.cov(D[half:], rowvar=False))
@@ -542,6 +565,7 @@ def _diagnostics(r: BootstrapResult, D, se, corr) -> dict:
         "skewness": skew_d,
         "stability": stab,
         "identifiability": {"strong_pairs": ident, "threshold": 0.8},
+        "ties_at_estimate": ties,
         "hessian_over_bootstrap_se": ratio,
         "flags": flags,
     }
