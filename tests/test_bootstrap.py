@@ -516,3 +516,15 @@ def test_bca_is_flagged_when_many_replicates_tie_with_an_estimate_off_any_bound(
     assert any("tied at the estimate (let_th" in f for f in b.diagnostics["flags"])
     pct = b.with_level(0.95, ci="percentile")  # the flag is about BCa only
     assert not any("tied at the estimate" in f for f in pct.diagnostics["flags"])
+
+
+def test_zero_event_runs_left_out_are_stated_and_archived(tmp_path):
+    fr = seufit.fit("example:bootstrap_article")  # one zero-event run, zeros="exclude"
+    b = seufit.bootstrap(fr, n_boot=100, seed=1)
+    assert b.to_dict()["runs"] == {"resampled": 7, "zero_event_left_out": 1}
+    assert "1 zero-event run(s) of the data left out" in str(b)
+    assert seufit.load_bootstrap(b.save(tmp_path / "b.npz")).runs_left_out == 1
+    inc = seufit.bootstrap(seufit.fit("example:bootstrap_article", zeros="include"),
+                           n_boot=100, seed=1)
+    assert inc.to_dict()["runs"] == {"resampled": 8, "zero_event_left_out": 0}
+    assert "left out" not in str(inc).splitlines()[1]

@@ -207,6 +207,8 @@ class BootstrapResult:
     a_request: str = "regression"
     slopes: np.ndarray | None = None
     slopes_reason: str = ""  # why there are no influence slopes (or what they are)
+    # Zero-event runs of the data left out of the fit (zeros="exclude"), so not resampled.
+    runs_left_out: int = 0
 
     @property
     def a_method(self) -> str:
@@ -285,7 +287,11 @@ class BootstrapResult:
     def __str__(self) -> str:
         head = (f"parametric Poisson bootstrap: {self.n_boot} replicates ({self.config}: "
                 f"{self.config_reason}), seed {self.seed}")
-        out = [head,
+        runs = f"  resampled: the {self.let.size} runs of the fit"
+        if self.runs_left_out:
+            runs += (f"; {self.runs_left_out} zero-event run(s) of the data left out "
+                     f"(zeros={self.zeros}: upper limits, not resampled)")
+        out = [head, runs,
                f"  success {self.n_success}/{self.n_boot} ({100 * self.success_rate:.2f} %, "
                f"{self.diagnostics['success']['status']})"]
         for cause, k in self.failures.items():
@@ -331,6 +337,7 @@ class BootstrapResult:
             "config_reason": self.config_reason,
             "tolerance": self.tol,
             "zeros": self.zeros,
+            "runs": {"resampled": int(self.let.size), "zero_event_left_out": self.runs_left_out},
             "cl": self.cl,
             "ci_method": self.ci_method,
             "ci_reason": self.ci_reason,
@@ -349,6 +356,7 @@ class BootstrapResult:
         meta["at_bound"] = list(self.at_bound)
         meta["a_request"] = self.a_request
         meta["slopes_reason"] = self.slopes_reason
+        meta["runs_left_out"] = self.runs_left_out
         meta["causes_version"] = 2  # 2: cause 1 split into 1 and 5 (estimator.FAILURE_CAUSES)
         meta["let_span"] = [float(v) for v in self.let_span]
         meta["provenance"] = self.provenance
@@ -385,7 +393,8 @@ def load_bootstrap(path: str | Path, cl: float | None = None, ci: str = "auto",
                        fit=None, let_span=tuple(meta["let_span"]),
                        at_bound=tuple(meta["at_bound"]), slopes=slopes,
                        a_request=meta.get("a_request", "regression"),
-                       slopes_reason=meta.get("slopes_reason", ""), **raw)
+                       slopes_reason=meta.get("slopes_reason", ""),
+                       runs_left_out=meta.get("runs_left_out", 0), **raw)
     # "auto" keeps the archived method and its reason.
     stub = replace(stub, ci_method=meta["ci_method"], ci_reason=meta["ci_reason"])
     return _summarise(stub, cl=meta["cl"] if cl is None else cl, ci=ci,
@@ -803,6 +812,7 @@ def bootstrap(
                                                                      model=fit_result.model),
                       fit=fit_result, at_bound=tuple(fit_result.at_bound),
                       a_request=acceleration, slopes=slopes, slopes_reason=slopes_reason,
+                      runs_left_out=int(np.sum(~np.asarray(fit_result.fit_mask))),
                       let_span=(float(fit_result.data.let.min()), float(fit_result.data.let.max())))
     return _summarise(raw, cl=cl, ci=ci, threads=jobs != 1, acceleration=acceleration)
 
