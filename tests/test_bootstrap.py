@@ -528,3 +528,12 @@ def test_zero_event_runs_left_out_are_stated_and_archived(tmp_path):
                            n_boot=100, seed=1)
     assert inc.to_dict()["runs"] == {"resampled": 8, "zero_event_left_out": 0}
     assert "left out" not in str(inc).splitlines()[1]
+
+
+def test_result_arrays_are_read_only_and_the_fits_are_not(cic_fit, cic_boot):
+    for name in ("draws_all", "cause", "counts", "se", "correlation", "bca", "theta_hat"):
+        with pytest.raises(ValueError, match="read-only"):
+            getattr(cic_boot, name)[0] = 0
+    # The fit's own array keeps its flags (a view was made read-only, not the array).
+    assert cic_fit.theta.flags.writeable
+    np.testing.assert_array_equal(cic_boot.theta_hat, cic_fit.theta)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import html
 import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -209,6 +209,16 @@ class BootstrapResult:
     slopes_reason: str = ""  # why there are no influence slopes (or what they are)
     # Zero-event runs of the data left out of the fit (zeros="exclude"), so not resampled.
     runs_left_out: int = 0
+
+    def __post_init__(self) -> None:
+        # Frozen means the arrays too: read-only views (the caller's arrays, e.g. the fit's
+        # theta, stay as they were).
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, np.ndarray) and v.flags.writeable:
+                v = v.view()
+                v.setflags(write=False)
+                object.__setattr__(self, f.name, v)
 
     @property
     def a_method(self) -> str:
