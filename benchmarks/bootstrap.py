@@ -26,7 +26,7 @@ parameters below) it measures, in one process:
    reference (or below it);
    then seufit alone on ``--n-opt`` further successful replicates per dataset, drawn at
    random from the B = 20,000 run (2,500 each: 10,000 in all, enough for a one-sided
-   95 % lower bound above 99.9 % when at most about 5 miss), on two processes;
+   95 % lower bound above 99.9 % when at most 4 miss), on two processes;
 4. the standard errors of the loop against seufit's on the same replicates;
 5. the same loop replicates in the article's own parallel form (joblib
    ``Parallel(n_jobs=2)``, one task per replicate) against seufit with ``jobs=2``.

@@ -164,12 +164,14 @@ def test_an_archive_before_the_cause_split_is_reclassified_from_its_counts(tmp_p
     with np.load(path) as z:
         arrays = {k: z[k] for k in z.files}
     meta = json.loads(str(arrays["meta"]))
-    del meta["causes_version"]
+    del meta["causes_version"], meta["runs_left_out"]
     arrays["meta"] = np.array(json.dumps(meta))
     arrays["cause"] = np.where(arrays["cause"] == 5, 1, arrays["cause"])
     old = tmp_path / "old.npz"
     np.savez(old, **arrays)
     np.testing.assert_array_equal(seufit.load_bootstrap(old).cause, b.cause)
+    # It did not record the zero-event runs left out: unknown, not 0.
+    assert seufit.load_bootstrap(old).to_dict()["runs"]["zero_event_left_out"] is None
     np.testing.assert_array_equal(seufit.load_bootstrap(path).cause, b.cause)
 
 
@@ -426,7 +428,7 @@ def test_cli_analyze_rejects_a_file_as_its_report_directory(tmp_path, capsys):
     afile.write_text("")
     assert main(["analyze", "example:mle_article", "-o", str(afile)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "is a file, not a directory" in err[0]
+    assert len(err) == 1 and "exists and is not a directory" in err[0]
 
 
 def test_cli_a_write_error_is_one_line_not_an_internal_error(tmp_path, capsys, monkeypatch):
@@ -484,18 +486,28 @@ def test_too_few_successes_still_reports_the_failures_by_cause(cic_fit, monkeypa
         seufit.bootstrap(cic_fit, n_boot=50, seed=1)
 
 
-def test_a_parameter_held_fixed_has_no_skewness_flag_and_a_zero(recwarn):
+@pytest.mark.parametrize("value", [2.0, 1.3])  # 1.3: np.cov's mean of it has round-off
+def test_a_parameter_held_fixed_has_no_skewness_flag_and_a_zero(recwarn, value):
     lo, hi = (v.copy() for v in seufit.fit("example:mle_article").bounds)
-    lo[2] = hi[2] = 2.0  # s held fixed by the user
+    lo[2] = hi[2] = value  # s held fixed by the user
     fr = seufit.fit("example:mle_article", bounds=(lo, hi))
-    b = seufit.bootstrap(fr, n_boot=300, seed=3)
-    assert np.all(b.draws[:, 2] == 2.0) and b.se[2] == 0
+    b = seufit.bootstrap(fr, n_boot=300, seed=3, ci="bca")
+    assert np.all(b.draws[:, 2] == value) and b.se[2] == 0
+    assert not any("tied at the estimate" in f for f in b.diagnostics["flags"])
     assert b.a[2] == 0.0 and b.a[0] != 0.0
     sk = b.diagnostics["skewness"]["s"]
     assert sk["skewness"] is None and "held fixed" in sk["status"]
     assert not any(f.startswith("s:") for f in b.diagnostics["flags"])
     assert not [w for w in recwarn if "Precision loss" in str(w.message)]  # scipy's skew
     assert np.isnan(b.correlation[2, 2]) and b.correlation[0, 0] == 1.0
+
+
+def test_a_reload_keeps_the_archived_ci_choice_in_its_provenance(tmp_path, cic_fit):
+    g = seufit.bootstrap(cic_fit, n_boot=100, seed=1, ci="guarded")
+    assert g.ci_method == "percentile"  # w on a bound
+    back = seufit.load_bootstrap(g.save(tmp_path / "g.npz"))
+    assert back.ci_method == "percentile"
+    assert back.to_dict()["provenance"]["options"]["ci"] == "guarded"
 
 
 def test_correlation_diagonal_is_exactly_one_and_provenance_follows_the_summary(cic_boot):

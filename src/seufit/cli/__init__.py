@@ -35,7 +35,7 @@ class _Group(click.Group):
         except OSError as exc:
             # A file the command was told to read or write (permissions, a full disk):
             # the user's environment, not a bug of ours.
-            where = f": {exc.filename}" if exc.filename else ""
+            where = "".join(f": {n}" for n in (exc.filename, exc.filename2) if n)
             click.echo(f"seufit: error: {exc.strerror or exc}{where}", err=True)
             ctx.exit(2)
         except Exception as exc:  # noqa: BLE001 - last line of defence of a CLI

@@ -12,8 +12,9 @@ from ..data import load
 
 
 def _first_existing(path: Path) -> Path:
-    """``path`` or its nearest ancestor that exists (the writer creates the rest)."""
-    while not path.exists() and path != path.parent:
+    """``path`` or its nearest ancestor that exists (the writer creates the rest); a
+    dangling symlink counts as existing (nothing can be created through it)."""
+    while not (path.exists() or path.is_symlink()) and path != path.parent:
         path = path.parent
     return path
 
@@ -52,9 +53,11 @@ def output_dir(ctx, param, value):
     if value is None:
         return value
     path = Path(value)
-    if path.exists() and not path.is_dir():
-        raise click.BadParameter(f"{value} is a file, not a directory")
-    base = _first_existing(path)
+    if (path.exists() or path.is_symlink()) and not path.is_dir():
+        raise click.BadParameter(f"{value} exists and is not a directory")
+    # The report is built next to its target and renamed into place: the parent must be
+    # writable, even when the target exists already.
+    base = _first_existing(path.resolve().parent if path.exists() else path.parent)
     if not base.is_dir():
         raise click.BadParameter(f"cannot create {value}: {base} is not a directory")
     if not os.access(base, os.W_OK | os.X_OK):

@@ -208,7 +208,7 @@ class BootstrapResult:
     slopes: np.ndarray | None = None
     slopes_reason: str = ""  # why there are no influence slopes (or what they are)
     # Zero-event runs of the data left out of the fit (zeros="exclude"), so not resampled.
-    runs_left_out: int = 0
+    runs_left_out: int | None = 0  # None: an archive from before it was recorded
 
     def __post_init__(self) -> None:
         # Frozen means the arrays too: read-only views (the caller's arrays, e.g. the fit's
@@ -404,7 +404,7 @@ def load_bootstrap(path: str | Path, cl: float | None = None, ci: str = "auto",
                        at_bound=tuple(meta["at_bound"]), slopes=slopes,
                        a_request=meta.get("a_request", "regression"),
                        slopes_reason=meta.get("slopes_reason", ""),
-                       runs_left_out=meta.get("runs_left_out", 0), **raw)
+                       runs_left_out=meta.get("runs_left_out"), **raw)
     # "auto" keeps the archived method and its reason.
     stub = replace(stub, ci_method=meta["ci_method"], ci_reason=meta["ci_reason"])
     return _summarise(stub, cl=meta["cl"] if cl is None else cl, ci=ci,
@@ -485,8 +485,12 @@ def _summarise_blas1(r: BootstrapResult, cl: float, ci: str, pool,
     else:
         method, reason = ci, "chosen by the user"
     cov = np.atleast_2d(np.cov(D, rowvar=False, ddof=1))  # 0-d for one parameter
+    # A parameter held fixed (user bounds lo == hi) has identical draws, but np.cov's mean
+    # carries round-off (variance ~1e-31 for 1.3): its row and column are set to 0.
+    spread = np.ptp(D, axis=0) > 0
+    cov[~spread, :] = 0.0
+    cov[:, ~spread] = 0.0
     se = np.sqrt(np.diag(cov))
-    spread = se > 0  # False for a parameter held fixed (user bounds lo == hi)
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = cov / np.outer(se, se)
     corr[np.diag_indices(p)] = np.where(spread, 1.0, np.nan)  # exactly 1, not 1 + 2e-16
@@ -525,8 +529,10 @@ def _summarise_blas1(r: BootstrapResult, cl: float, ci: str, pool,
             f"{100 * TIES_FLAG:.0f} %): z0 is driven by the ties; prefer --ci percentile")
     band = band()
     # The provenance records the summary's own settings (with_level, a reload).
-    prov = {**r.provenance, "options": {**r.provenance.get("options", {}), "cl": cl,
-                                        "ci": ci, "acceleration": acc}}
+    opts = {**r.provenance.get("options", {}), "cl": cl, "acceleration": acc}
+    if not (r.fit is None and ci == "auto"):  # a reload's "auto" keeps the archived choice
+        opts["ci"] = ci
+    prov = {**r.provenance, "options": opts}
     return replace(r, cl=cl, ci_method=method, ci_reason=reason, se=se, covariance=cov,
                    correlation=corr, percentile=perc, bca=bca, z0=z0, a=a, diagnostics=diag,
                    band=band, provenance=prov)
@@ -541,7 +547,7 @@ def _diagnostics(r: BootstrapResult, D, se, corr) -> dict:
         flags.append(f"success rate {100 * rate:.1f} % is {status}")
     skew_d = {}
     for k, n in enumerate(names):
-        if not se[k] > 0:  # held fixed: no distribution to judge
+        if not np.ptp(D[:, k]) > 0:  # held fixed: no distribution to judge
             skew_d[n] = {"skewness": None, "status": "no spread (parameter held fixed)"}
             continue
         s = float(skew(D[:, k]))
