@@ -508,6 +508,11 @@ def test_a_reload_keeps_the_archived_ci_choice_in_its_provenance(tmp_path, cic_f
     back = seufit.load_bootstrap(g.save(tmp_path / "g.npz"))
     assert back.ci_method == "percentile"
     assert back.to_dict()["provenance"]["options"]["ci"] == "guarded"
+    # Another level keeps the rule asked for, in memory as after a reload.
+    for r in (g, back):
+        g90 = r.with_level(0.9)
+        assert g90.ci_method == "percentile" and g90.provenance["options"]["ci"] == "guarded"
+    assert g.with_level(0.9, ci="bca").ci_method == "bca"
 
 
 def test_correlation_diagonal_is_exactly_one_and_provenance_follows_the_summary(cic_boot):

@@ -283,8 +283,9 @@ class BootstrapResult:
     def with_level(self, cl: float, ci: str | None = None,
                    acceleration: str | None = None) -> BootstrapResult:
         """The same draws summarised at another level (and CI method, acceleration); no
-        refit."""
-        return _summarise(self, cl=cl, ci=ci or "auto", acceleration=acceleration)
+        refit.  ``ci`` and ``acceleration`` default to this result's own requests."""
+        ci = ci or self.provenance.get("options", {}).get("ci", "auto")
+        return _summarise(self, cl=cl, ci=ci, acceleration=acceleration)
 
     # -- output ----------------------------------------------------------------------
     def _rows(self):
