@@ -533,8 +533,6 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
                 step[a] = 0.0
             dec -= gf[a] * step[a]
         dec += push_dec
-        # round-off level of a predicted gain (optimize.ROUNDOFF_REL)
-        floor = max(1e3 * tol, cst[_RO_REL] * abs(f))
         if status == 3:
             break
         if (posdef and 0.5 * dec < tol) or (pg < 1e-13 and push_dec < tol):
@@ -566,7 +564,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
                 s_hi[kj] = min(s_hi[kj], top - cst[_CAP_FL] * max(width, 1e-12))
         alpha = 1.0
         accepted = False
-        f_old = f
+        f_old = f  # (also sets the round-off level of a predicted gain: ROUNDOFF_REL)
         f_new = f
         for _ls in range(40):
             slope = 0.0
@@ -594,7 +592,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
                         for b in range(p):
                             H[a, b] = H2[a, b]
                 break
-            if 0.5 * dec < floor:
+            if 0.5 * dec < max(1e3 * tol, cst[_RO_REL] * abs(f_old)):
                 # Predicted gain at round-off level: backtracking cannot help, and the
                 # outcome below (converged, phi unchanged) is the same after 40 halvings.
                 break
@@ -606,12 +604,13 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
             for a in range(p):
                 phi[a] = trial[a]
             f = f_new
-            if abs(f_old - f_new) <= 1e-15 * max(1.0, abs(f_old)) and 0.5 * dec < floor:
+            if (abs(f_old - f_new) <= 1e-15 * max(1.0, abs(f_old))
+                    and 0.5 * dec < max(1e3 * tol, cst[_RO_REL] * abs(f_old))):
                 status = 0
                 break
             continue
         # No descent: at a kink or at round-off level.
-        if 0.5 * dec < floor:
+        if 0.5 * dec < max(1e3 * tol, cst[_RO_REL] * abs(f_old)):
             status = 0
             break
         # Pin the kink parameter when it sits on a kink or a bound; else stalled.
