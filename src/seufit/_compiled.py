@@ -384,6 +384,12 @@ def _profiled_step(Hf, gf, step, Hs, gs, ev3, evec3, Hw3, st3):
 
 
 @_jit_inline
+def _roundoff(tol, f, cst):
+    """Round-off level of a predicted gain at NLL ``f`` (``optimize.ROUNDOFF_REL``)."""
+    return max(1e3 * tol, cst[_RO_REL] * abs(f))
+
+
+@_jit_inline
 def _first_backtrack(phi, step, push, s_lo, s_hi, bp_min):
     """Step length after a rejected full step (``optimize._first_backtrack``, one row)."""
     a_b = 1.0
@@ -564,7 +570,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
                 s_hi[kj] = min(s_hi[kj], top - cst[_CAP_FL] * max(width, 1e-12))
         alpha = 1.0
         accepted = False
-        f_old = f  # (also sets the round-off level of a predicted gain: ROUNDOFF_REL)
+        f_old = f
         f_new = f
         for _ls in range(40):
             slope = 0.0
@@ -592,7 +598,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
                         for b in range(p):
                             H[a, b] = H2[a, b]
                 break
-            if 0.5 * dec < max(1e3 * tol, cst[_RO_REL] * abs(f_old)):
+            if 0.5 * dec < _roundoff(tol, f_old, cst):
                 # Predicted gain at round-off level: backtracking cannot help, and the
                 # outcome below (converged, phi unchanged) is the same after 40 halvings.
                 break
@@ -605,12 +611,12 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
                 phi[a] = trial[a]
             f = f_new
             if (abs(f_old - f_new) <= 1e-15 * max(1.0, abs(f_old))
-                    and 0.5 * dec < max(1e3 * tol, cst[_RO_REL] * abs(f_old))):
+                    and 0.5 * dec < _roundoff(tol, f_old, cst)):
                 status = 0
                 break
             continue
         # No descent: at a kink or at round-off level.
-        if 0.5 * dec < max(1e3 * tol, cst[_RO_REL] * abs(f_old)):
+        if 0.5 * dec < _roundoff(tol, f_old, cst):
             status = 0
             break
         # Pin the kink parameter when it sits on a kink or a bound; else stalled.

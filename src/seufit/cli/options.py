@@ -19,14 +19,14 @@ def _first_existing(path: Path) -> Path:
     return path
 
 
-def _check_writable(path: Path, value: str) -> None:
-    """Fail before any work when ``path`` cannot be created: checked at parse time, a
-    bad output name costs the user a one-line error, not a finished run."""
-    base = _first_existing(path.parent)
+def _check_parent(parent: Path, value: str, verb: str) -> None:
+    """Fail before any work when ``value`` cannot be made in ``parent``: checked at parse
+    time, a bad output name costs the user a one-line error, not a finished run."""
+    base = _first_existing(parent)
     if not base.is_dir():
-        raise click.BadParameter(f"cannot write {value}: {base} is not a directory")
+        raise click.BadParameter(f"cannot {verb} {value}: {base} is not a directory")
     if not os.access(base, os.W_OK | os.X_OK):
-        raise click.BadParameter(f"cannot write {value}: no permission in {base}")
+        raise click.BadParameter(f"cannot {verb} {value}: no permission in {base}")
 
 
 def output_file(suffixes: tuple[str, ...] = ()):
@@ -42,7 +42,7 @@ def output_file(suffixes: tuple[str, ...] = ()):
         if suffixes and path.suffix.lower() not in suffixes:
             raise click.BadParameter(f"{value}: the file name must end in "
                                      + " or ".join(suffixes))
-        _check_writable(path, value)
+        _check_parent(path.parent, value, "write")
         return value
 
     return check
@@ -57,11 +57,7 @@ def output_dir(ctx, param, value):
         raise click.BadParameter(f"{value} exists and is not a directory")
     # The report is built next to its target and renamed into place: the parent must be
     # writable, even when the target exists already.
-    base = _first_existing(path.resolve().parent if path.exists() else path.parent)
-    if not base.is_dir():
-        raise click.BadParameter(f"cannot create {value}: {base} is not a directory")
-    if not os.access(base, os.W_OK | os.X_OK):
-        raise click.BadParameter(f"cannot create {value}: no permission in {base}")
+    _check_parent(path.resolve().parent if path.exists() else path.parent, value, "create")
     return value
 
 

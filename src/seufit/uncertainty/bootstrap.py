@@ -548,7 +548,7 @@ def _diagnostics(r: BootstrapResult, D, se, corr) -> dict:
         flags.append(f"success rate {100 * rate:.1f} % is {status}")
     skew_d = {}
     for k, n in enumerate(names):
-        if not np.ptp(D[:, k]) > 0:  # held fixed: no distribution to judge
+        if not se[k] > 0:  # held fixed (identical draws, see _summarise_blas1)
             skew_d[n] = {"skewness": None, "status": "no spread (parameter held fixed)"}
             continue
         s = float(skew(D[:, k]))
