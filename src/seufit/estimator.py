@@ -167,23 +167,11 @@ def fit_counts(
     # of a few events is multimodal in let_th there (6,000 replicates of the benchmark's
     # 30-event dataset: 2 misses with these starts, 3 without; docs/bootstrap.md).
     kinks = obj.kinks
-    if kinks is not None:
-        j, kv, live = kinks
-        lo_j, hi_j = lo[:, j], hi[:, j]
-        inner = (kv > lo_j[:, None]) & (kv < hi_j[:, None]) & (live | corner_start)
-        edges = np.concatenate([lo_j[:, None], np.where(inner, kv, np.nan), hi_j[:, None]],
-                               axis=1)
-        edges = np.sort(edges, axis=1)  # NaN last
-        mids = 0.5 * (edges[:, :-1] + edges[:, 1:])
-        n_int = np.sum(np.isfinite(edges), axis=1) - 1
-        has = np.flatnonzero(n_int > 1)
-        if has.size:
-            r_idx, c_idx = np.nonzero(np.isfinite(mids[has]))
-            extra = np.repeat(starts[:1], r_idx.size, axis=0)
-            extra[:, j] = mids[has][r_idx, c_idx]
-            row = np.concatenate([row, has[r_idx]])
-            th0 = np.vstack([th0, extra])
-            is_corner = np.concatenate([is_corner, np.zeros(r_idx.size, bool)])
+    k_row, k_th0 = _kink_interval_starts(kinks, lo, hi, starts[0], corner_start)
+    if k_row.size:
+        row = np.concatenate([row, k_row])
+        th0 = np.vstack([th0, k_th0])
+        is_corner = np.concatenate([is_corner, np.zeros(k_row.size, bool)])
     order = np.argsort(row, kind="stable")
     row, th0, is_corner = row[order], th0[order], is_corner[order]
     th0 = clip_inside(th0, lo[row], hi[row])
@@ -210,6 +198,28 @@ def fit_counts(
     cause[v] = _CAUSE_OF_STATUS[st_v]
     n_iter[v] = it_v
     return BatchFit(theta, nll, cause, n_iter)
+
+
+def _kink_interval_starts(kinks, lo, hi, start, corner_start):
+    """One start per let_th interval between the interior kinks of each dataset's box:
+    ``start`` with the kink parameter at the interval's middle, for datasets with more than
+    one interval.  Kinks left out of a dataset's likelihood count only with
+    ``corner_start`` (see ``fit_counts``).  Returns ``(row, th0)``."""
+    p = lo.shape[1]
+    if kinks is None:
+        return np.zeros(0, int), np.zeros((0, p))
+    j, kv, live = kinks
+    lo_j, hi_j = lo[:, j], hi[:, j]
+    inner = (kv > lo_j[:, None]) & (kv < hi_j[:, None]) & (live | corner_start)
+    edges = np.concatenate([lo_j[:, None], np.where(inner, kv, np.nan), hi_j[:, None]], axis=1)
+    edges = np.sort(edges, axis=1)  # NaN last
+    mids = 0.5 * (edges[:, :-1] + edges[:, 1:])
+    n_int = np.sum(np.isfinite(edges), axis=1) - 1
+    has = np.flatnonzero(n_int > 1)
+    r_idx, c_idx = np.nonzero(np.isfinite(mids[has]))
+    th0 = np.repeat(np.asarray(start, float)[None, :], r_idx.size, axis=0)
+    th0[:, j] = mids[has][r_idx, c_idx]
+    return has[r_idx], th0
 
 
 def _solve_first_then_rest(model, obj, th0, lo, hi, row, kinks, tol, max_iter):
@@ -274,13 +284,18 @@ def _second_corner(model, obj, lo, hi, cp, row, is_corner, res, th, f, st, it, k
     stuck = row[ci[on_b]]
     if stuck.size == 0:
         return th, f, st, it
-    s_lo = np.isclose(cp[stuck, :, 2], lo[stuck, None, 2], rtol=1e-9, atol=0.0)
-    other = s_lo != s_lo[:, :1]  # the family the best corner (first) is not in
-    has = other.any(axis=1)
-    pick = np.argmax(other, axis=1)  # best first: the other family's best point
+    has, pick = _other_family_best(cp[stuck], lo[stuck])
     stuck, pick = stuck[has], pick[has]
     return _refit_from(model, obj, lo, hi, stuck, cp[stuck, pick][:, None, :], th, f, st, it,
                        kinks, tol, max_iter)
+
+
+def _other_family_best(cp, lo):
+    """Per dataset, the best corner point of the s family its best corner point (first) is
+    not in (s at its lower bound, or at twice it): ``(has (m,), index (m,))``."""
+    s_lo = np.isclose(cp[:, :, 2], lo[:, None, 2], rtol=1e-9, atol=0.0)
+    other = s_lo != s_lo[:, :1]
+    return other.any(axis=1), np.argmax(other, axis=1)  # best first: argmax is the best
 
 
 def _merge_best(pts, fg, cp, fc):
