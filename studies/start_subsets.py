@@ -1,0 +1,206 @@
+"""Which starts a sparse-data replicate needs, and what they cost: every candidate start
+of the replicate estimator solved on its own, then subsets of them scored.
+
+The bootstrap fits a replicate of fewer than 50 events from several starts (its warm
+start, its best threshold-corner point, the other s family's best corner point, one
+start per let_th interval, and refits from its best screen points where the screen finds
+a near tie; docs/bootstrap.md, "The method").  Its cost is why the sparse dataset misses
+the issue's 200x target.  This study asks whether a cheaper subset of those starts would
+do: it solves every candidate start on every replicate separately (no joins, so each
+start's own cost), times each batch, and for each subset counts the replicates whose best
+NLL is more than 1e-6 above the benchmark's brute-force reference
+(``benchmarks/bootstrap.py``, ``reference_optimum``).
+
+The "oracle" line is the floor of any start policy: the warm start everywhere, plus the
+one candidate that wins for the replicates the warm start leaves above their optimum,
+chosen with hindsight.  The gap between it and the estimator is what a perfect predictor
+of "this replicate needs another start, and this one" would save.
+
+Run::
+
+    python studies/start_subsets.py                    # 10,000 replicates, ~2.5 minutes
+    python studies/start_subsets.py -n 20000 --seed 556
+
+The replicates are the bootstrap's own (``seufit.bootstrap`` with ``--seed``) of the
+benchmark's 30-event dataset; references run in ``--jobs`` processes; the solves are
+serial, best of ``--repeats`` calls after a warm-up.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+from joblib import Parallel, delayed  # noqa: E402
+
+import seufit  # noqa: E402
+import seufit.estimator as est  # noqa: E402
+from seufit.likelihood import PoissonObjective  # noqa: E402
+from seufit.models import clip_inside  # noqa: E402
+from seufit.optimize import minimize_batch  # noqa: E402
+from seufit.uncertainty.bootstrap import CONFIGS, replicate_starts  # noqa: E402
+
+_ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(_ROOT / "studies"), str(_ROOT / "benchmarks")]
+import bootstrap as bench  # noqa: E402
+from replicates_at_optimum import AT_OPT_TOL, _references  # noqa: E402
+
+N_SCREEN = 8  # the estimator's kept screen points (est.N_SCREEN_KEEP)
+
+# label: candidate starts (see candidates()); "screen k" is the k-th best screen point
+SUBSETS = {
+    "warm start only": ["warm"],
+    "warm + corner": ["warm", "corner"],
+    "warm + corner + other s family": ["warm", "corner", "other"],
+    "warm + corner + other + let_th intervals": ["warm", "corner", "other", "intervals"],
+    "warm + best screen point": ["warm", "screen 1"],
+    "warm + 3 best screen points": ["warm", "screen 1", "screen 2", "screen 3"],
+    "warm + corner + best screen point": ["warm", "corner", "screen 1"],
+    "warm + corner + other + 3 best screen points":
+        ["warm", "corner", "other", "screen 1", "screen 2", "screen 3"],
+    "every candidate (warm, corner, other, intervals, 8 screen points)": None,
+}
+
+
+def _solve(model, obj, th0, rows, lo, hi, tol, repeats):
+    """Solve ``th0`` (rows ``rows``): best NLL per dataset, wall time, iterations per
+    dataset, number of rows."""
+    th0 = clip_inside(th0, lo[rows], hi[rows])
+
+    def run():
+        return minimize_batch(obj, th0, lo[rows], hi[rows], model.transforms, rows=rows,
+                              kinks=obj.kinks, tol=tol, max_iter=100)
+
+    run()
+    best_t = np.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        res = run()
+        best_t = min(best_t, time.perf_counter() - t)
+    m = len(lo)
+    f = np.full(m, np.inf)
+    np.minimum.at(f, rows, np.where(res.converged & np.isfinite(res.fun), res.fun, np.inf))
+    it = np.bincount(rows, weights=res.n_iter, minlength=m)
+    return f, best_t, it, rows.size
+
+
+def candidates(fr, counts, repeats):
+    """Every candidate start of every replicate solved on its own.
+
+    Returns ``(valid, {name: (best NLL (m,), seconds, iterations (m,), rows)}, point)``
+    over the valid replicates (enough runs with events to be fitted); ``point`` is each
+    replicate's lowest NLL among its screen and corner points.
+    """
+    model, fd = fr.model, fr.fit_data
+    x, expo = fd.let, fd.exposure
+    tol = CONFIGS["conservative"]["tol"]
+    p = len(model.names)
+    nonzero = (counts > 0).sum(axis=1)
+    hit_let = est.any_per_value(x, counts > 0)[1]
+    valid = np.flatnonzero((nonzero >= est.MIN_NONZERO) & (hit_let.sum(axis=1) >= p))
+    N = counts[valid].astype(float)
+    W = (N > 0).astype(float)  # zeros="exclude", the sparse dataset's policy
+    lo, hi = model.batch_bounds(x, N, expo, W)
+    obj = PoissonObjective(model, x, expo, N, W)
+    m = len(valid)
+    r = np.arange(m)
+    pts, fg = model.screen(obj, N, W, lo, hi, model.screen_grid(fr.bounds), N_SCREEN)
+    cp, fc = est._corner_candidates(model, obj, lo, hi)
+    has, pick = est._other_family_best(cp, lo)
+    k_row, k_th0 = est._kink_interval_starts(obj.kinks, lo, hi, replicate_starts(fr)[0], True)
+    starts = {"warm": (np.tile(replicate_starts(fr)[:1], (m, 1)), r),
+              "corner": (cp[:, 0], r),
+              "other": (cp[r[has], pick[has]], r[has]),
+              "intervals": (k_th0, k_row)}
+    for k in range(N_SCREEN):
+        starts[f"screen {k + 1}"] = (pts[:, k], r)
+    out = {}
+    for name, (th0, rows) in starts.items():
+        if rows.size == 0:
+            out[name] = (np.full(m, np.inf), 0.0, np.zeros(m), 0)
+            continue
+        out[name] = _solve(model, obj, th0, rows, lo, hi, tol, repeats)
+    return valid, out, np.minimum(fg[:, 0], fc[:, 0])
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("-n", type=int, default=10_000, help="replicates")
+    p.add_argument("--seed", type=int, default=555)
+    p.add_argument("--jobs", type=int, default=2, help="processes for the references")
+    p.add_argument("--repeats", type=int, default=3, help="timed calls per batch")
+    args = p.parse_args(argv)
+    if args.n < 20 or args.repeats < 1 or args.jobs == 0:
+        p.error("need -n >= 20, --repeats >= 1 and a non-zero --jobs")
+
+    fr = seufit.fit(bench.sparse_data())
+    fd = fr.fit_data
+    res = seufit.bootstrap(fr, n_boot=args.n, seed=args.seed, progress=False)
+    counts = res.counts
+    t0 = time.perf_counter()
+    valid, cand, point = candidates(fr, counts, args.repeats)
+    chunks = np.array_split(valid, max(1, 8 * args.jobs))
+    ref = np.concatenate(Parallel(n_jobs=args.jobs)(
+        delayed(_references)("sparse_30", counts[c]) for c in chunks))
+    m = valid.size
+    print(f"seufit {seufit.__version__}; sparse 30-event dataset, {args.n} replicates "
+          f"({m} fitted), seed {args.seed}; {time.perf_counter() - t0:.0f} s; miss: NLL more "
+          f"than {AT_OPT_TOL:g} above the reference; time: the candidates' batches, serial, "
+          f"each start solved to convergence on its own (no joins)")
+
+    def score(names):
+        f = np.minimum.reduce([cand[k][0] for k in names])
+        t = sum(cand[k][1] for k in names)
+        it = np.sum([cand[k][2] for k in names], axis=0)
+        return int(np.sum(f - ref > AT_OPT_TOL)), 1e6 * t / m, it.mean()
+
+    print(f"{'start subset':<68} {'misses':>11} {'us/replicate':>13} {'iterations':>11}")
+    for label, names in SUBSETS.items():
+        k, us, it = score(list(cand) if names is None else names)
+        print(f"{label:<68} {k:>5}/{m:<5} {us:>13.1f} {it:>11.1f}")
+
+    # The oracle: warm start everywhere, plus (with hindsight) the one candidate that wins
+    # where the warm start is above the optimum.
+    warm_f, warm_t = cand["warm"][:2]
+    others = [k for k in cand if k != "warm"]
+    F = np.stack([cand[k][0] for k in others])
+    us_row = np.array([1e6 * cand[k][1] / max(cand[k][3], 1)
+                       for k in others])  # time per row of each batch
+    need = warm_f - ref > AT_OPT_TOL
+    win = np.argmin(F, axis=0)
+    fixed = need & (F[win, np.arange(m)] - ref <= AT_OPT_TOL)
+    us = 1e6 * warm_t / m + us_row[win[fixed]].sum() / m
+    left = int(need.sum() - fixed.sum())
+    print(f"{'oracle: warm + the winning candidate where warm misses':<68} {left:>5}/{m:<5} "
+          f"{us:>13.1f} {'':>11}")
+    print(f"  the warm start misses on {need.sum()} replicates ({100 * need.mean():.1f} %)")
+    # The predictor the estimator has: a screen or corner point near (or below) the warm
+    # start's result.  How many replicates it flags, and how many it misses that need help.
+    for margin in (0.01, 0.03, 0.1, 0.3):
+        flag = point < warm_f + margin
+        print(f"  a screen or corner point within {margin:g} of the warm result: "
+              f"{100 * flag.mean():.1f} % of replicates flagged; {np.sum(need & ~flag)} of the "
+              f"{need.sum()} the warm start leaves above their optimum not flagged")
+
+    t = np.inf
+    for _ in range(args.repeats + 1):
+        t0 = time.perf_counter()
+        bf = est.fit_counts(fr.model, fd.let, fd.exposure, counts, replicate_starts(fr),
+                            zeros=fr.zeros, tol=CONFIGS["conservative"]["tol"],
+                            screen=fr.model.screen_grid(fr.bounds), corner_start=True)
+        t = min(t, time.perf_counter() - t0)
+    k = int(np.sum(bf.nll[valid] - ref > AT_OPT_TOL))
+    print(f"{'the estimator (joins, conditional refits; screen and corner included)':<68} "
+          f"{k:>5}/{m:<5} {1e6 * t / m:>13.1f} {bf.n_iter[valid].mean():>11.1f}")
+
+
+if __name__ == "__main__":
+    main()
