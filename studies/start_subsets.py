@@ -9,7 +9,9 @@ the issue's 200x target.  This study asks whether a cheaper subset of those star
 do: it solves every candidate start on every replicate separately (no joins, so each
 start's own cost), times each batch, and for each subset counts the replicates whose best
 NLL is more than 1e-6 above the benchmark's brute-force reference
-(``benchmarks/bootstrap.py``, ``reference_optimum``).
+(``benchmarks/bootstrap.py``, ``reference_optimum``).  Every candidate is solved for every
+replicate that has it, including those the estimator starts only on a condition (the
+other s family's corner point, the screen points of its near-tie refit).
 
 The "oracle" line is the floor of any start policy: the warm start everywhere, plus the
 one candidate that wins for the replicates the warm start leaves above their optimum,
@@ -53,7 +55,7 @@ sys.path[:0] = [str(_ROOT / "studies"), str(_ROOT / "benchmarks")]
 import bootstrap as bench  # noqa: E402
 from replicates_at_optimum import AT_OPT_TOL, _references  # noqa: E402
 
-N_SCREEN = 8  # the estimator's kept screen points (est.N_SCREEN_KEEP)
+N_SCREEN = est.N_SCREEN_KEEP  # the screen points the estimator keeps per replicate
 
 # label: candidate starts (see candidates()); "screen k" is the k-th best screen point
 SUBSETS = {
