@@ -287,21 +287,24 @@ def test_rows_that_join_take_their_own_datasets_first_result():
 def test_kink_interval_starts_split_each_box_at_its_interior_kinks():
     from seufit.estimator import _kink_interval_starts
 
-    lo = np.array([[0.0, 0.0, 0.1, 0.1], [0.0, 0.0, 0.1, 0.1], [0.0, 0.0, 0.1, 0.1]])
-    hi = np.array([[1.0, 8.0, 10.0, 50.0], [1.0, 2.0, 10.0, 50.0], [1.0, 8.0, 10.0, 50.0]])
+    lo = np.array([[0.0, 0.0, 0.1, 0.1], [0.0, 0.0, 0.1, 0.1], [0.0, 0.0, 0.1, 0.1],
+                   [0.0, 2.0, 0.1, 0.1]])
+    hi = np.array([[1.0, 8.0, 10.0, 50.0], [1.0, 2.0, 10.0, 50.0], [1.0, 8.0, 10.0, 50.0],
+                   [1.0, 8.0, 10.0, 50.0]])
     kv = np.array([2.0, 4.0])
     # Dataset 0: both kinks live and inside (0, 8): intervals (0,2), (2,4), (4,8).
     # Dataset 1: no kink inside (0, 2): one interval, no start.  Dataset 2: the kink at 4
-    # is not live (a run left out), so it counts only with corner_start.
-    live = np.array([[True, True], [True, True], [True, False]])
+    # is not live (a run left out), so it counts only with corner_start.  Dataset 3: its
+    # own box starts at the kink at 2, which is then no interior kink: (2,4), (4,8).
+    live = np.array([[True, True], [True, True], [True, False], [True, True]])
     start = np.array([0.5, 1.0, 2.0, 3.0])
     row, th0 = _kink_interval_starts((1, kv, live), lo, hi, start, False)
-    assert row.tolist() == [0, 0, 0, 2, 2]
-    assert th0[:, 1].tolist() == [1.0, 3.0, 6.0, 1.0, 5.0]
+    assert row.tolist() == [0, 0, 0, 2, 2, 3, 3]
+    assert th0[:, 1].tolist() == [1.0, 3.0, 6.0, 1.0, 5.0, 3.0, 6.0]
     assert np.all(th0[:, [0, 2, 3]] == start[[0, 2, 3]])
     row, th0 = _kink_interval_starts((1, kv, live), lo, hi, start, True)
-    assert row.tolist() == [0, 0, 0, 2, 2, 2]
-    assert th0[3:, 1].tolist() == [1.0, 3.0, 6.0]
+    assert row.tolist() == [0, 0, 0, 2, 2, 2, 3, 3]
+    assert th0[3:6, 1].tolist() == [1.0, 3.0, 6.0]
     row, th0 = _kink_interval_starts(None, lo, hi, start, True)
     assert row.size == 0 and th0.shape == (0, 4)
 
@@ -309,12 +312,16 @@ def test_kink_interval_starts_split_each_box_at_its_interior_kinks():
 def test_other_family_best_picks_the_best_point_of_the_other_s_family():
     from seufit.estimator import _other_family_best
 
-    lo = np.array([[0.0, 0.0, 0.1, 0.1]] * 3)
+    # Each row its own lower bound of s (column 2); w's (column 3) differs from it.
+    lo = np.array([[0.0, 0.0, 0.1, 0.5], [0.0, 0.0, 0.1, 0.5], [0.0, 0.0, 0.1, 0.5],
+                   [0.0, 0.0, 0.3, 0.5]])
     s = np.array([[0.1, 0.2, 0.1, 0.2],   # best in s = lo: the other family's best is 1
                   [0.2, 0.2, 0.1, 0.1],   # best in s = 2 lo: index 2
-                  [0.1, 0.1, 0.1, 0.1]])  # one family only
-    cp = np.zeros((3, 4, 4))
+                  [0.1, 0.1, 0.1, 0.1],   # one family only
+                  [0.6, 0.6, 0.6, 0.3]])  # s = lo (0.3) only at index 3
+    cp = np.zeros((4, 4, 4))
     cp[:, :, 2] = s
+    cp[:, :, 3] = 0.5  # w on its lower bound everywhere: must not be read as s
     has, pick = _other_family_best(cp, lo)
-    assert has.tolist() == [True, True, False]
-    assert pick[:2].tolist() == [1, 2]
+    assert has.tolist() == [True, True, False, True]
+    assert pick[[0, 1, 3]].tolist() == [1, 2, 3]
