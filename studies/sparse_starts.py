@@ -57,24 +57,35 @@ VARIANTS = {
 }
 
 
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def sparse_replicates(argv, description: str, repeats_help: str):
+    """Parse the sparse studies' common options; fit the benchmark's 30-event dataset and
+    draw its bootstrap replicates.  Returns ``(args, fit result, counts)``."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("-n", type=int, default=10_000, help="replicates")
     p.add_argument("--seed", type=int, default=555)
     p.add_argument("--jobs", type=int, default=2, help="processes for the references")
-    p.add_argument("--repeats", type=int, default=3, help="timed calls per variant")
+    p.add_argument("--repeats", type=int, default=3, help=repeats_help)
     args = p.parse_args(argv)
     if args.n < 20 or args.repeats < 1 or args.jobs == 0:
         p.error("need -n >= 20, --repeats >= 1 and a non-zero --jobs")
-
     fr = seufit.fit(bench.sparse_data())
-    fd = fr.fit_data
     res = seufit.bootstrap(fr, n_boot=args.n, seed=args.seed, progress=False)
-    counts = res.counts
-    t0 = time.perf_counter()
-    chunks = np.array_split(np.arange(args.n), max(1, 8 * args.jobs))
-    ref = np.concatenate(Parallel(n_jobs=args.jobs)(
+    return args, fr, res.counts
+
+
+def sparse_references(counts: np.ndarray, rows: np.ndarray, jobs: int) -> np.ndarray:
+    """The benchmark's brute-force reference NLL of ``counts[rows]``, in ``jobs`` processes."""
+    chunks = np.array_split(rows, max(1, 8 * jobs))
+    return np.concatenate(Parallel(n_jobs=jobs)(
         delayed(_references)("sparse_30", counts[c]) for c in chunks))
+
+
+def main(argv=None) -> None:
+    args, fr, counts = sparse_replicates(argv, __doc__.splitlines()[0],
+                                         "timed calls per variant")
+    fd = fr.fit_data
+    t0 = time.perf_counter()
+    ref = sparse_references(counts, np.arange(args.n), args.jobs)
     print(f"seufit {seufit.__version__}; sparse 30-event dataset, {args.n} replicates, seed "
           f"{args.seed}; references {time.perf_counter() - t0:.0f} s; miss: NLL more than "
           f"{AT_OPT_TOL:g} above the reference")

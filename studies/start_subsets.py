@@ -36,13 +36,11 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
-from joblib import Parallel, delayed  # noqa: E402
 
 import seufit  # noqa: E402
 import seufit.estimator as est  # noqa: E402
@@ -53,8 +51,8 @@ from seufit.uncertainty.bootstrap import CONFIGS, replicate_starts  # noqa: E402
 
 _ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(_ROOT / "studies"), str(_ROOT / "benchmarks")]
-import bootstrap as bench  # noqa: E402
-from replicates_at_optimum import AT_OPT_TOL, _references  # noqa: E402
+from replicates_at_optimum import AT_OPT_TOL  # noqa: E402
+from sparse_starts import sparse_references, sparse_replicates  # noqa: E402
 
 N_SCREEN = est.N_SCREEN_KEEP  # the screen points the estimator keeps per replicate
 
@@ -148,24 +146,12 @@ def candidates(fr, counts, repeats):
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("-n", type=int, default=10_000, help="replicates")
-    p.add_argument("--seed", type=int, default=555)
-    p.add_argument("--jobs", type=int, default=2, help="processes for the references")
-    p.add_argument("--repeats", type=int, default=3, help="timed calls per batch")
-    args = p.parse_args(argv)
-    if args.n < 20 or args.repeats < 1 or args.jobs == 0:
-        p.error("need -n >= 20, --repeats >= 1 and a non-zero --jobs")
-
-    fr = seufit.fit(bench.sparse_data())
+    args, fr, counts = sparse_replicates(argv, __doc__.splitlines()[0],
+                                         "timed calls per batch")
     fd = fr.fit_data
-    res = seufit.bootstrap(fr, n_boot=args.n, seed=args.seed, progress=False)
-    counts = res.counts
     t0 = time.perf_counter()
     valid, cand, F_pts, dist = candidates(fr, counts, args.repeats)
-    chunks = np.array_split(valid, max(1, 8 * args.jobs))
-    ref = np.concatenate(Parallel(n_jobs=args.jobs)(
-        delayed(_references)("sparse_30", counts[c]) for c in chunks))
+    ref = sparse_references(counts, valid, args.jobs)
     m = valid.size
     print(f"seufit {seufit.__version__}; sparse 30-event dataset, {args.n} replicates "
           f"({m} fitted), seed {args.seed}; {time.perf_counter() - t0:.0f} s; miss: NLL more "
