@@ -110,6 +110,19 @@ def test_comments_and_blank_lines(csv_file):
     d = load(p)
     np.testing.assert_array_equal(d.let, [1.0, 2.0])
     np.testing.assert_array_equal(d.events, [0, 5])
+    assert not any("'#'" in n for n in d.notes)  # free-text comments are no runs
+
+
+def test_commented_out_runs_are_counted_not_silent(csv_file):
+    # A run commented out, or a run id starting with '#', is skipped as a comment: the
+    # data's notes (printed with every result) say how many and where.
+    d = load(csv_file("# header comment, a, b, c\nrun,let,fluence,events\n#1,1,1e7,3\n"
+                      "2,5,1e7,10\n# 3, 10, 1e7, 30\n# note: beam unstable\n4,20,1e7,50\n"))
+    np.testing.assert_array_equal(d.let, [5.0, 20.0])
+    (note,) = [n for n in d.notes if "'#'" in n]
+    assert note.startswith("2 line(s)") and "(lines 3, 5)" in note
+    one = load(csv_file("let,fluence,events\n1,1e6,2\n#2,1e6,5\n"))
+    assert any("(line 3)" in n for n in one.notes)
 
 
 def test_flux_times_duration_fallback(csv_file):

@@ -224,8 +224,8 @@ def load(
     except OSError as exc:
         raise DataError(f"{label}: cannot read file ({exc.strerror or exc})") from None
     digest = hashlib.sha256(raw).hexdigest()
-    header, rows, where = _parse_csv(raw, label)
-    return _build(header, rows, where, label, digest, tilt)
+    header, rows, where, skipped = _parse_csv(raw, label)
+    return _build(header, rows, where, label, digest, tilt, skipped)
 
 
 def _cell(v) -> str:
@@ -246,8 +246,8 @@ def _parse_csv(raw: bytes, label: str):
             text = raw.decode("latin-1")
         except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes any byte
             raise DataError(f"{label}: not a text CSV file") from None
-    lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines())
-             if ln.strip() and not ln.lstrip().startswith("#")]
+    all_lines = list(enumerate(text.splitlines(), start=1))
+    lines = [(i, ln) for i, ln in all_lines if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise DataError(f"{label}: file has no header and no data (only comments or blank lines)")
     first = lines[0][1]
@@ -267,10 +267,35 @@ def _parse_csv(raw: bytes, label: str):
                 f"{label}: line {lineno}: has {len(rec)} fields, header has {len(header)}")
         rows.append(rec)
         where.append(f"row {len(rows)} (line {lineno})")
-    return header, rows, where
+    return header, rows, where, _commented_rows(all_lines, lines[0][0], delim, len(header))
 
 
-def _build(header, rows, where, label, digest, tilt) -> TestData:
+def _commented_rows(all_lines, header_line: int, delim: str, n_fields: int) -> str | None:
+    """A note naming the '#' lines below the header that have the header's field count.
+
+    Such a line is a run commented out (or a run whose first cell starts with '#'):
+    skipped as a comment, but never silently.
+    """
+    hits = []
+    for lineno, ln in all_lines:
+        body = ln.lstrip()
+        if lineno <= header_line or not body.startswith("#"):
+            continue
+        try:
+            rec = next(csv.reader([body[1:]], delimiter=delim))
+        except (csv.Error, StopIteration):
+            continue
+        if len(rec) == n_fields:
+            hits.append(lineno)
+    if not hits:
+        return None
+    shown = ", ".join(map(str, hits[:10])) + (", ..." if len(hits) > 10 else "")
+    where = f"line {shown}" if len(hits) == 1 else f"lines {shown}"
+    return (f"{len(hits)} line(s) starting with '#' look like runs and were skipped as "
+            f"comments ({where})")
+
+
+def _build(header, rows, where, label, digest, tilt, skipped=None) -> TestData:
     canon: dict[str, int] = {}
     for j, col in enumerate(header):
         key = _LOOKUP.get(_normalise(col))
@@ -280,7 +305,7 @@ def _build(header, rows, where, label, digest, tilt) -> TestData:
             raise DataError(
                 f"{label}: duplicate columns: '{header[canon[key]]}' and '{col}' both mean '{key}'")
         canon[key] = j
-    notes: list[str] = []
+    notes: list[str] = [skipped] if skipped else []
     if "fluence" not in canon:
         norm = {_normalise(c): j for j, c in enumerate(header)}
         if "flux" in norm and ("duration_s" in norm or "duration" in norm):
