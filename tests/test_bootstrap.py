@@ -554,3 +554,45 @@ def test_result_arrays_are_read_only_and_the_fits_are_not(cic_fit, cic_boot):
     # The fit's own array keeps its flags (a view was made read-only, not the array).
     assert cic_fit.theta.flags.writeable
     np.testing.assert_array_equal(cic_boot.theta_hat, cic_fit.theta)
+
+
+def test_intervals_are_clipped_where_the_data_rule_the_parameter_out(tmp_path):
+    # bootstrap_article: 2 events at LET 2, the lowest LET with events.  Replicates with no
+    # event there have a higher let_th cap of their own, and 2.5 % of them put let_th above
+    # 2, where the data's likelihood is zero.  The quoted ends stop at 2; the unclipped
+    # quantiles (numpy, from the draws) are recorded.
+    fr = seufit.fit("example:bootstrap_article")
+    hit = fr.data.events > 0
+    assert fr.model.data_limits(fr.data.let, fr.data.events)[1, 1] == fr.data.let[hit].min() == 2
+    b = seufit.bootstrap(fr, n_boot=2000, seed=5)
+    raw_hi = float(np.quantile(b.draws[:, 1], 0.975))
+    assert raw_hi > 2.5
+    assert b.percentile[1, 1] == b.bca[1, 1] == 2.0 and b.ci_high[1] == 2.0
+    cut = b.diagnostics["clipped_to_data"]["let_th"]
+    assert cut["limits"] == [None, 2.0]
+    assert cut["unclipped"]["percentile"][1] == pytest.approx(raw_hi, rel=1e-12)
+    assert set(b.diagnostics["clipped_to_data"]) == {"let_th"}
+    # The other parameters are the plain quantiles.
+    np.testing.assert_allclose(b.percentile[[0, 2, 3], 1],
+                               np.quantile(b.draws[:, [0, 2, 3]], 0.975, axis=0))
+    assert "clipped at 2" in str(b) and json.loads(json.dumps(b.to_dict()))
+    back = seufit.load_bootstrap(b.save(tmp_path / "d.npz"))
+    assert back.percentile[1, 1] == 2.0 and back.diagnostics["clipped_to_data"] == \
+        b.diagnostics["clipped_to_data"]
+
+
+def test_a_weibull_with_its_own_formula_gets_no_data_limits():
+    from dataclasses import dataclass
+
+    from seufit.models import WEIBULL4, Weibull4
+
+    @dataclass(frozen=True)
+    class WithBackground(Weibull4):
+        def derivatives(self, theta, x, order=2):
+            f, J, H = super().derivatives(theta, x, order)
+            return f + 1e-12, J, H
+
+    x, n = np.array([1.0, 3.0, 9.0]), np.array([0, 4, 7])
+    assert WEIBULL4.data_limits(x, n)[1, 1] == 3.0
+    assert np.all(np.isinf(WithBackground().data_limits(x, n)))
+    assert np.all(np.isinf(WEIBULL4.data_limits(x, np.zeros(3))))

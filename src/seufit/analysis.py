@@ -967,6 +967,11 @@ def _collect_intervals(fr: FitResult, boot: BootstrapResult | None, prof, sw,
             for k, n in enumerate(names):
                 lo, hi = float(arr[k, 0]), float(arr[k, 1])
                 notes = bound_note(k, lo, hi)
+                cut = boot.diagnostics.get("clipped_to_data", {}).get(n)
+                if cut is not None and cut["unclipped"][m] != [lo, hi]:
+                    raw = cut["unclipped"][m]
+                    notes.append(f"clipped to the data's limit, unclipped [{raw[0]:.4g}, "
+                                 f"{raw[1]:.4g}]")
                 if not lo <= float(fr.theta[k]) <= hi:
                     notes.append("estimate outside")
                 table[n][m] = {"low": _f(lo), "high": _f(hi), "note": "; ".join(notes)}

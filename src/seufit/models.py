@@ -57,6 +57,15 @@ class Model:
         """Box ``(lower, upper)`` derived from the data, each of shape ``(p,)``."""
         raise NotImplementedError
 
+    def data_limits(self, x: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Hard limits the observed data put on each parameter, ``(p, 2)``.
+
+        Beyond them the data's likelihood is exactly zero (an observed event where the
+        model predicts none), so no interval needs to reach past them.  Generic models:
+        none (infinite).
+        """
+        return np.tile([-np.inf, np.inf], (self.n_params, 1))
+
     def proportional_scale(self) -> int | None:
         """``scale_index`` where it holds for this model's own formula, else None.
 
@@ -215,6 +224,16 @@ class Weibull4(Model):
         lo = np.array([0.5 * smax, 0.0, 0.1, 0.1])
         hi = np.array([10.0 * smax, lmin_hit, 10.0, w_hi])
         return lo, hi
+
+    def data_limits(self, x, counts):
+        """let_th below the lowest LET with events: the curve is 0 at and below let_th,
+        where an observed event would have probability 0.  A subclass with its own formula
+        (a background term, say) may allow events there: no limits unless it says so."""
+        lim = super().data_limits(x, counts)
+        hit = np.asarray(counts, float) > 0
+        if type(self).derivatives is Weibull4.derivatives and hit.any():
+            lim[1, 1] = float(np.asarray(x, float)[hit].min())
+        return lim
 
     def batch_bounds(self, x, counts, exposure, weights):
         """:meth:`default_bounds` for many datasets at once (the bootstrap's rule)."""

@@ -209,6 +209,9 @@ class BootstrapResult:
     slopes_reason: str = ""  # why there are no influence slopes (or what they are)
     # Zero-event runs of the data left out of the fit (zeros="exclude"), so not resampled.
     runs_left_out: int | None = 0  # None: an archive from before it was recorded
+    # (p, 2): limits the data put on each parameter (Model.data_limits); intervals are
+    # clipped to them.  None: an archive from before they were recorded (no clipping).
+    data_limits: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # Frozen means the arrays too: read-only views (the caller's arrays, e.g. the fit's
@@ -317,6 +320,8 @@ class BootstrapResult:
                                for n, row in zip(self.names, self.correlation)]))
         for msg in self.diagnostics.get("flags", []):
             out.append(f"  flag: {msg}")
+        for msg in self.diagnostics.get("notes", []):
+            out.append(f"  note: {msg}")
         return "\n".join(out)
 
     def _repr_html_(self) -> str:
@@ -326,6 +331,8 @@ class BootstrapResult:
                               "unit"], self._rows(),
                              caption=f"{100 * self.cl:g} % {self.ci_method} intervals")
                 + "".join(f"<br>flag: {html.escape(m)}" for m in self.diagnostics["flags"])
+                + "".join(f"<br>note: {html.escape(m)}"
+                          for m in self.diagnostics.get("notes", []))
                 + "</div>")
 
     def to_dict(self) -> dict:
@@ -370,6 +377,9 @@ class BootstrapResult:
         meta["runs_left_out"] = self.runs_left_out
         meta["causes_version"] = 2  # 2: cause 1 split into 1 and 5 (estimator.FAILURE_CAUSES)
         meta["let_span"] = [float(v) for v in self.let_span]
+        if self.data_limits is not None:  # JSON has no infinity: None for "no limit"
+            meta["data_limits"] = [[float(v) if np.isfinite(v) else None for v in row]
+                                   for row in self.data_limits]
         meta["provenance"] = self.provenance
         meta["versions"] = versions()
         hse = np.full(len(self.names), np.nan) if self.hessian_se is None else self.hessian_se
@@ -405,11 +415,42 @@ def load_bootstrap(path: str | Path, cl: float | None = None, ci: str = "auto",
                        at_bound=tuple(meta["at_bound"]), slopes=slopes,
                        a_request=meta.get("a_request", "regression"),
                        slopes_reason=meta.get("slopes_reason", ""),
-                       runs_left_out=meta.get("runs_left_out"), **raw)
+                       runs_left_out=meta.get("runs_left_out"),
+                       data_limits=_limits_from_meta(meta.get("data_limits")), **raw)
     # "auto" keeps the archived method and its reason.
     stub = replace(stub, ci_method=meta["ci_method"], ci_reason=meta["ci_reason"])
     return _summarise(stub, cl=meta["cl"] if cl is None else cl, ci=ci,
                       acceleration=acceleration)
+
+
+def _limits_from_meta(rows) -> np.ndarray | None:
+    if rows is None:
+        return None
+    return np.array([[-np.inf if lo is None else lo, np.inf if hi is None else hi]
+                     for lo, hi in rows], float)
+
+
+def _clip_to_data(r: BootstrapResult, perc: np.ndarray, bca: np.ndarray) -> dict:
+    """Clip both intervals (in place) to the data's limits; what was clipped, by name.
+
+    The true parameter always lies within them (beyond, the observed data are
+    impossible), so clipping cannot lower an interval's coverage; it removes values the
+    data rule out, reached by replicates with their own wider boxes (a replicate with no
+    event at the lowest LET has a higher let_th cap).
+    """
+    out = {}
+    if r.data_limits is None:
+        return out
+    for k, n in enumerate(r.names):
+        lo, hi = r.data_limits[k]
+        raw = {"percentile": perc[k].tolist(), "bca": bca[k].tolist()}
+        perc[k] = np.clip(perc[k], lo, hi)
+        bca[k] = np.clip(bca[k], lo, hi)
+        if raw["percentile"] != perc[k].tolist() or raw["bca"] != bca[k].tolist():
+            out[n] = {"limits": [float(lo) if np.isfinite(lo) else None,
+                                 float(hi) if np.isfinite(hi) else None],
+                      "unclipped": raw}
+    return out
 
 
 def _raw_result(**kw) -> BootstrapResult:
@@ -513,7 +554,21 @@ def _summarise_blas1(r: BootstrapResult, cl: float, ci: str, pool,
     for k in range(p):
         lo, hi, z0[k] = bca_interval(Ds[:, k], r.theta_hat[k], float(a[k]), cl)
         bca[k] = lo, hi
+    clipped = _clip_to_data(r, perc, bca)
     diag = _diagnostics(r, D, se, corr)
+    diag["clipped_to_data"] = clipped
+    diag["notes"] = []
+    for n, c in clipped.items():
+        lo, hi = c["limits"]
+        raw = c["unclipped"][method]  # the quoted method's note (the JSON has both)
+        for side, at, past in (("low", lo, lo is not None and raw[0] < lo),
+                               ("high", hi, hi is not None and raw[1] > hi)):
+            if past:
+                diag["notes"].append(
+                    f"{n}: {'BCa' if method == 'bca' else method} interval's {side} end "
+                    f"clipped at {at:.4g}, where the data's likelihood drops to zero "
+                    f"(unclipped [{raw[0]:.4g}, {raw[1]:.4g}], reached by replicates with "
+                    "wider boxes of their own)")
     if method == "bca" and r.at_bound:
         # Half the replicates tie with an estimate on a bound, which drives z0; the
         # coverage study (docs/bootstrap.md) found BCa under-covering there.
@@ -830,6 +885,8 @@ def bootstrap(
                       fit=fit_result, at_bound=tuple(fit_result.at_bound),
                       a_request=acceleration, slopes=slopes, slopes_reason=slopes_reason,
                       runs_left_out=int(np.sum(~np.asarray(fit_result.fit_mask))),
-                      let_span=(float(fit_result.data.let.min()), float(fit_result.data.let.max())))
+                      let_span=(float(fit_result.data.let.min()), float(fit_result.data.let.max())),
+                      data_limits=fit_result.model.data_limits(fit_result.data.let,
+                                                               fit_result.data.events))
     return _summarise(raw, cl=cl, ci=ci, threads=jobs != 1, acceleration=acceleration)
 
