@@ -356,3 +356,30 @@ def test_a_two_let_campaign_gets_upper_limits_only():
     d = _data([5, 5, 40, 40, 40], [10, 12, 50, 55, 60])
     a = analyze(d, seed=1, **FAST)
     assert not a.fit.fitted and "distinct LET" in a.decision("curve").reason
+
+
+def test_guarded_quotes_percentile_where_the_rule_quotes_bca_on_a_bound(cic):
+    # cic: w on its bound and >= 50 events, no zeros: the series' rule quotes BCa, and the
+    # text says so with the way out; "guarded" quotes percentile and records the override.
+    assert cic.chosen == "bca"
+    assert any(m.startswith("BCa quoted with w on a bound") and "--ci guarded" in m
+               for m in cic.messages)
+    g = analyze("example:cic_mpa_stubs", seed=11, ci="guarded", **FAST)
+    assert g.chosen == "percentile"
+    dec = g.decision("interval")
+    assert dec.overridden and dec.automatic == "bca" and "guarded rule" in dec.reason
+    assert not any(m.startswith("BCa quoted") for m in g.messages)
+    assert g.interval("w") == tuple(g.intervals["parameters"]["w"]["percentile"][k]
+                                    for k in ("low", "high"))
+    # Where the rule does not pick BCa with a bound, guarded is the rule.
+    two = analyze("example:bootstrap_article", seed=3, ci="guarded", **FAST)
+    assert two.chosen != "bca" and not two.decision("interval").overridden
+
+
+def test_clipped_bootstrap_ends_are_noted_in_the_report():
+    a = analyze("example:bootstrap_article", seed=5, n_boot=2000, profile=False)
+    iv = a.intervals["parameters"]["let_th"]["percentile"]
+    assert iv["high"] == 2.0 and "clipped to the data's limit" in iv["note"]
+    assert any(m.startswith("bootstrap: let_th: percentile interval's high end clipped at 2")
+               for m in a.messages)
+    assert "clipped at 2" in str(a)

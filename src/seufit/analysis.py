@@ -55,7 +55,14 @@ from .gof import MIN_DOF, GoodnessOfFit, goodness_of_fit
 from .limits import UpperLimit, garwood_interval, upper_limit
 from .models import WEIBULL4
 from .parallel import resolve_seed
-from .uncertainty.bootstrap import CONFIGS, BootstrapResult, bootstrap, choose_config, ci_rule
+from .uncertainty.bootstrap import (
+    CONFIGS,
+    BootstrapResult,
+    bootstrap,
+    choose_config,
+    ci_rule,
+    clip_notes,
+)
 
 __all__ = [
     "analyze", "Analysis", "Decision", "INTERVAL_METHODS", "INTERVAL_LABELS",
@@ -79,7 +86,7 @@ INTERVAL_LABELS = {
     "profile": "profile likelihood",
     "sweep": "fmin + Δ sweep",
 }
-_CI_CHOICES = ("auto", "wald", "percentile", "bca", "profile")
+_CI_CHOICES = ("auto", "guarded", "wald", "percentile", "bca", "profile")
 _MODES = ("auto", "on", "off")
 
 
@@ -768,7 +775,9 @@ def rule_interval(fr: FitResult, boot: BootstrapResult | None, intervals: dict, 
     boot : BootstrapResult or None
     intervals : dict
         The collected intervals (``methods`` with availability, ``parameters``).
-    option : {"auto", "wald", "percentile", "bca", "profile"}
+    option : {"auto", "guarded", "wald", "percentile", "bca", "profile"}
+        ``guarded``: the rule, but the percentile interval where it picks BCa with a
+        parameter of the fit on a bound (BCa under-covers there, docs/bootstrap.md).
     boot_error : str, optional
         Why the bootstrap failed, when it did.
 
@@ -817,6 +826,15 @@ def rule_interval(fr: FitResult, boot: BootstrapResult | None, intervals: dict, 
         return None, f"{why_not}. No interval available"
 
     auto, why = automatic()
+    if option == "guarded":
+        if auto == "bca" and fr.at_bound and avail["percentile"]:
+            return "percentile", Decision(
+                "interval", INTERVAL_LABELS["percentile"],
+                f"guarded rule (ci='guarded'): {', '.join(fr.at_bound)} on a bound, where BCa "
+                f"under-covers (docs/bootstrap.md); the rule gives BCa: {why}", RULE_INTERVAL,
+                opt, overridden=True, automatic=auto)
+        option = "auto"
+        why = f"guarded rule (ci='guarded'), the same as the rule here: {why}"
     if option == "auto":
         return auto, Decision("interval", INTERVAL_LABELS.get(auto, "none") if auto else "none",
                               why, RULE_INTERVAL, opt)
@@ -1144,8 +1162,9 @@ def analyze(
         MLE variant (``auto``: the MLE article's rule).
     config : {"auto", "full", "conservative"}
         Bootstrap configuration (``auto``: the bootstrap article's rule).
-    ci : {"auto", "wald", "percentile", "bca", "profile"}
-        Interval to quote (``auto``: :func:`rule_interval`).  All are reported.
+    ci : {"auto", "guarded", "wald", "percentile", "bca", "profile"}
+        Interval to quote (``auto``: :func:`rule_interval`; ``guarded``: the same, but
+        percentile instead of BCa with a parameter on a bound).  All are reported.
     gof : {"auto", "on", "off"}
         Whether the goodness-of-fit test judges the fit (``auto``: dof >= 3).
     curve : {"auto", "on", "off"}
@@ -1285,6 +1304,14 @@ def analyze(
         intervals = _empty_intervals(skipped)
     chosen, dec_ci = rule_interval(fr, boot, intervals, ci, boot_error)
     decisions += [dec_ci, dec_gof, dec_prof, dec_sweep]
+    if chosen == "bca" and fr.at_bound:
+        # The bootstrap's own flag, in analyze's terms (it says --ci percentile).
+        messages.append(f"BCa quoted with {', '.join(fr.at_bound)} on a bound: BCa under-covers "
+                        "there in the coverage study (docs/bootstrap.md); --ci guarded quotes "
+                        "the percentile interval instead")
+    if boot is not None and chosen in ("percentile", "bca"):
+        messages += [f"bootstrap: {m}"
+                     for m in clip_notes(boot.diagnostics["clipped_to_data"], chosen)]
 
     # -- 6. post-fit checks ------------------------------------------------------------------
     chosen_iv = None

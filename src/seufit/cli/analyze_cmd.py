@@ -70,9 +70,12 @@ def _command_line(ctx: click.Context) -> str:
 @click.option("--config", type=click.Choice(["auto", "full", "conservative"]), default="auto",
               show_default=True, help="Bootstrap configuration (auto: the bootstrap article's "
                                       "rule).")
-@click.option("--ci", type=click.Choice(["auto", "wald", "percentile", "bca", "profile"]),
+@click.option("--ci", type=click.Choice(["auto", "guarded", "wald", "percentile", "bca",
+                                        "profile"]),
               default="auto", show_default=True,
-              help="Interval to quote (auto: the decision rule); every one is reported.")
+              help="Interval to quote (auto: the decision rule; guarded: the same, but "
+                   "percentile instead of BCa with a parameter on a bound); every one is "
+                   "reported.")
 @click.option("--gof", type=click.Choice(["auto", "on", "off"]), default="auto",
               show_default=True, help="Judge the goodness of fit (auto: when dof >= 3).")
 @click.option("--curve", type=click.Choice(["auto", "on", "off"]), default="auto",

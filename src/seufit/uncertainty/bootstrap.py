@@ -453,6 +453,24 @@ def _clip_to_data(r: BootstrapResult, perc: np.ndarray, bca: np.ndarray) -> dict
     return out
 
 
+def clip_notes(clipped: dict, method: str) -> list[str]:
+    """Sentences on the ends of ``method``'s intervals clipped to the data's limits
+    (``diagnostics["clipped_to_data"]``)."""
+    notes = []
+    for n, c in clipped.items():
+        lo, hi = c["limits"]
+        raw = c["unclipped"][method]
+        for side, at, past in (("low", lo, lo is not None and raw[0] < lo),
+                               ("high", hi, hi is not None and raw[1] > hi)):
+            if past:
+                notes.append(
+                    f"{n}: {'BCa' if method == 'bca' else method} interval's {side} end "
+                    f"clipped at {at:.4g}, where the data's likelihood drops to zero "
+                    f"(unclipped [{raw[0]:.4g}, {raw[1]:.4g}], reached by replicates with "
+                    "wider boxes of their own)")
+    return notes
+
+
 def _raw_result(**kw) -> BootstrapResult:
     p = len(kw["names"])
     empty = np.full(p, np.nan)
@@ -557,18 +575,7 @@ def _summarise_blas1(r: BootstrapResult, cl: float, ci: str, pool,
     clipped = _clip_to_data(r, perc, bca)
     diag = _diagnostics(r, D, se, corr)
     diag["clipped_to_data"] = clipped
-    diag["notes"] = []
-    for n, c in clipped.items():
-        lo, hi = c["limits"]
-        raw = c["unclipped"][method]  # the quoted method's note (the JSON has both)
-        for side, at, past in (("low", lo, lo is not None and raw[0] < lo),
-                               ("high", hi, hi is not None and raw[1] > hi)):
-            if past:
-                diag["notes"].append(
-                    f"{n}: {'BCa' if method == 'bca' else method} interval's {side} end "
-                    f"clipped at {at:.4g}, where the data's likelihood drops to zero "
-                    f"(unclipped [{raw[0]:.4g}, {raw[1]:.4g}], reached by replicates with "
-                    "wider boxes of their own)")
+    diag["notes"] = clip_notes(clipped, method)  # the quoted method's (the JSON has both)
     if method == "bca" and r.at_bound:
         # Half the replicates tie with an estimate on a bound, which drives z0; the
         # coverage study (docs/bootstrap.md) found BCa under-covering there.
