@@ -399,3 +399,22 @@ def test_unbounded_flat_direction_is_reported_failed():
     assert not res.valid
     assert any("not found" in m for m in res.messages)
     assert "not found" in str(res)
+
+
+@pytest.mark.filterwarnings("ignore:only")  # a small sweep, for its record only
+def test_profile_and_sweep_record_the_fits_zero_policy_and_tilt():
+    # The intervals are of the fit they were given: its zero policy and tilt are in the
+    # provenance (JSON) and the zero policy in the text header.
+    out = {}
+    for zeros in ("exclude", "include"):
+        fr = seufit.fit("example:bootstrap_article", zeros=zeros)
+        prof = seufit.profile(fr, params=["s"])
+        swp = seufit.sweep(fr, n=2000, seed=1, box=fr.bounds)
+        for res in (prof, swp):
+            opts = res.to_dict()["provenance"]["options"]
+            assert opts["fit_zeros"] == zeros and opts["fit_tilt"] is True
+            assert f"zeros={zeros}" in str(res).splitlines()[0]
+        out[zeros] = prof.ci_high[0]
+    assert out["exclude"] != out["include"]
+    notilt = seufit.fit(seufit.load("example:cic_mpa_stubs", tilt=False))
+    assert seufit.profile(notilt, params=["s"]).provenance["options"]["fit_tilt"] is False

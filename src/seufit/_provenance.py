@@ -55,3 +55,10 @@ def provenance(data, options: dict, seed: int | None = None, *, model=None,
     if seed is not None:
         out["seed"] = seed
     return out
+
+
+def zeros_clause(prov: dict) -> str:
+    """``", zeros=exclude"`` (or include) from a result's provenance, for text headers;
+    empty when the fit's zero policy is not recorded (a user model's fit, say)."""
+    z = prov.get("options", {}).get("fit_zeros")
+    return f", zeros={z}" if z else ""

@@ -35,7 +35,7 @@ import numpy as np
 from scipy.stats import norm
 
 from .._format import html_block, text_table
-from .._provenance import provenance
+from .._provenance import provenance, zeros_clause
 from ..data import TestData
 from ..fit import fit
 from ..optimize import minimize_batch
@@ -239,7 +239,7 @@ class ProfileResult:
 
     def __str__(self) -> str:
         out = [f"seufit profile likelihood ({self.statistic.label}) -- {self.source}, "
-               f"{self.model}",
+               f"{self.model}{zeros_clause(self.provenance)}",
                f"  level {100 * self.cl:.4g} %: Delta = {self.delta:.4g} above the minimum "
                f"{self.fun_min:.6f}",
                text_table(self._headers(), self._rows())]
@@ -623,7 +623,10 @@ def profile(
                             "endpoint: the likelihood region is not an interval")
 
     options = {"cl": cl, "params": list(params), "statistic": sfit.statistic.to_dict(),
-               "grid": list(grid), "tol": tol, "seed": seed, "model": model.label}
+               "grid": list(grid), "tol": tol, "seed": seed, "model": model.label,
+               # The fit's own options (zeros, tilt, bounds, ...): what the intervals are of.
+               **{f"fit_{k}": v for k, v in
+                  getattr(fit_result, "provenance", {}).get("options", {}).items()}}
     units = list(model.units)
     if names[:1] == ("sigma_sat",) and hasattr(fit_result.data, "sigma_unit"):
         units[0] = fit_result.data.sigma_unit

@@ -31,7 +31,7 @@ from scipy.stats import qmc
 
 from .._format import html_block, text_table
 from .._io import write_atomic
-from .._provenance import provenance
+from .._provenance import provenance, zeros_clause
 from ..statistics import Statistic, fit_statistic
 from .profile import ProfileResult, delta_for, profile
 
@@ -169,7 +169,7 @@ class SweepResult:
 
     def __str__(self) -> str:
         out = [f"seufit likelihood sweep ({self.statistic.label}, fmin + {self.delta:.4g}) -- "
-               f"{self.source}, {self.model}",
+               f"{self.source}, {self.model}{zeros_clause(self.provenance)}",
                f"  {self.n} {self.method} samples (seed {self.seed}) in the {self.box_source} box;"
                f" {self.n_below} under the threshold (about {self.n_needed} needed)",
                text_table(self._headers(), self._rows())]
@@ -384,7 +384,10 @@ def sweep(
         units[0] = fit_result.data.sigma_unit
     options = {"n": n, "method": method, "statistic": stat.to_dict(), "cl": cl,
                "box": {"source": source, "lower": blo.tolist(), "upper": bhi.tolist()},
-               "chunk": chunk, "model": model.label}
+               "chunk": chunk, "model": model.label,
+               # The fit's own options (zeros, tilt, bounds, ...): what the intervals are of.
+               **{f"fit_{k}": v for k, v in
+                  getattr(fit_result, "provenance", {}).get("options", {}).items()}}
     return SweepResult(
         names=names, units=tuple(units), theta=np.asarray(sfit.theta, float), fun_min=fun_min,
         sample_min=sample_min, cl=cl, delta=delta, statistic=stat, method=method, n=n,
