@@ -94,3 +94,22 @@ def test_upper_limit_record():
     d = u.to_dict()
     assert {"let", "fluence", "sigma_upper", "cl", "sided", "curve_below"} <= set(d)
     assert "95 % two-sided" in u.describe()
+
+
+def test_per_bit_limits_say_what_they_are_divided_by_and_their_unit():
+    import pandas as pd
+
+    import seufit
+    from seufit.limits import zero_event_limits
+
+    df = pd.DataFrame({"let": [1.0, 5.0], "fluence": [1e7, 2e7], "events": [0, 3],
+                       "bits": [1024.0, 1024.0]})
+    (u,) = zero_event_limits(seufit.load(df), 0.95, "one-sided")
+    # -ln(0.05) = 2.996 events over fluence x bits, per bit
+    assert u.sigma_upper == pytest.approx(-np.log(0.05) / (1e7 * 1024), rel=1e-12)
+    assert u.bits == 1024 and u.unit == "cm2/bit"
+    text = u.describe()
+    assert "cm2/bit" in text and "3/(fluence x bits)" in text and "1024 bits" in text
+    (dev,) = zero_event_limits(seufit.load(df.drop(columns="bits")), 0.95, "two-sided")
+    assert dev.bits is None and dev.describe().endswith("3.69/fluence)")
+    assert "cm2/device" in dev.describe()

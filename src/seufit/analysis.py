@@ -52,7 +52,7 @@ from .checks import (
 from .data import TestData
 from .fit import FitResult, as_data, fit, select_variant
 from .gof import MIN_DOF, GoodnessOfFit, goodness_of_fit
-from .limits import UpperLimit, garwood_interval, upper_limit
+from .limits import garwood_interval, zero_event_limits
 from .models import WEIBULL4
 from .parallel import resolve_seed
 from .uncertainty.bootstrap import (
@@ -902,12 +902,7 @@ def rule_gof(fr: FitResult, option: str, n_replicates: int) -> tuple[bool, str, 
 
 def _limits_only(d: TestData, zeros: str, cl: float, reason: str) -> FitResult:
     """A FitResult without a curve: the zero-event upper limits only."""
-    zero = d.events == 0
-    labels = d.labels()
-    ul = float(upper_limit(0, cl, "two-sided"))
-    limits = tuple(UpperLimit(let=float(d.let[i]), fluence=float(d.fluence[i]),
-                              sigma_upper=float(ul / d.exposure[i]), cl=cl, sided="two-sided",
-                              events_upper=ul, label=labels[i]) for i in np.flatnonzero(zero))
+    limits = tuple(zero_event_limits(d, cl, "two-sided"))
     options = {"model": WEIBULL4.label, "zeros": zeros, "variant": "auto", "cl": cl,
                "sided": "two-sided", "method": "newton", "tilt": d.tilt_corrected}
     return FitResult(

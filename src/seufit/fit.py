@@ -20,7 +20,7 @@ from ._format import html_table, num, text_table
 from ._provenance import provenance
 from .data import DataError, TestData, load
 from .likelihood import PoissonObjective
-from .limits import UpperLimit, upper_limit
+from .limits import UpperLimit, zero_event_limits
 from .models import WEIBULL4, Model, Weibull4
 from .optimize import minimize_batch, minimize_lbfgsb
 
@@ -385,12 +385,7 @@ def fit(
     prov = provenance(d, options, model=model)
     events = d.events
     zero = events == 0
-    labels = d.labels()
-    ul = upper_limit(0, cl, sided)
-    limits = [UpperLimit(let=float(d.let[i]), fluence=float(d.fluence[i]),
-                         sigma_upper=float(ul / d.exposure[i]), cl=cl, sided=sided,
-                         events_upper=float(ul), label=labels[i])
-              for i in np.flatnonzero(zero)]
+    limits = zero_event_limits(d, cl, sided)
     p = model.n_params
     n_hit = int((~zero).sum())
     messages = list(d.notes)

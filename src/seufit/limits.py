@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.stats import chi2
 
-__all__ = ["garwood_interval", "upper_limit", "UpperLimit", "SIDES"]
+__all__ = ["garwood_interval", "upper_limit", "UpperLimit", "SIDES", "zero_event_limits"]
 
 SIDES = ("two-sided", "one-sided")
 
@@ -72,6 +72,8 @@ class UpperLimit:
     events_upper: float
     label: str = ""
     sigma_fit: float | None = None  # fitted curve at this LET, when a fit exists
+    bits: float | None = None  # per-bit data: sigma_upper is per bit
+    unit: str = "cm2/device"
 
     @property
     def curve_below(self) -> bool | None:
@@ -85,5 +87,20 @@ class UpperLimit:
 
     def describe(self) -> str:
         level = f"{100 * self.cl:g} % {self.sided}"
-        return (f"{self.label}: LET {self.let:.4g}, fluence {self.fluence:.4g}: "
-                f"sigma < {self.sigma_upper:.3g} ({level}; {self.events_upper:.3g}/fluence)")
+        per = "fluence" if self.bits is None else "(fluence x bits)"
+        bits = "" if self.bits is None else f", {self.bits:.4g} bits"
+        return (f"{self.label}: LET {self.let:.4g}, fluence {self.fluence:.4g}{bits}: "
+                f"sigma < {self.sigma_upper:.3g} {self.unit} ({level}; "
+                f"{self.events_upper:.3g}/{per})")
+
+
+def zero_event_limits(data, cl: float, sided: str) -> list[UpperLimit]:
+    """The upper limit of every zero-event run of ``data`` (a ``TestData``)."""
+    ul = float(upper_limit(0, cl, sided))
+    labels = data.labels()
+    return [UpperLimit(let=float(data.let[i]), fluence=float(data.fluence[i]),
+                       sigma_upper=float(ul / data.exposure[i]), cl=cl, sided=sided,
+                       events_upper=ul, label=labels[i],
+                       bits=None if data.bits is None else float(data.bits[i]),
+                       unit=data.sigma_unit)
+            for i in np.flatnonzero(np.asarray(data.events) == 0)]

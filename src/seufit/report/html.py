@@ -447,13 +447,16 @@ def _result(a: Analysis, figs: Mapping[str, str]) -> str:
         rows = []
         for u in fr.upper_limits:
             below = "–" if u.curve_below is None else ("yes" if u.curve_below else "NO")
+            per = "fluence" if u.bits is None else "(fluence × bits)"
             row = [_td(u.label), _tdn(u.let), _tdn(u.fluence), _tdn(u.sigma_upper),
-                   _td(f"{_pct(u.cl)} {u.sided} ({num(u.events_upper, 3)}/fluence)")]
+                   _td(f"{_pct(u.cl)} {u.sided} ({num(u.events_upper, 3)}/{per})")]
             if fr.fitted:
                 row += [_tdn(u.sigma_fit), _td(below, "status" if u.curve_below is False
                                                else "")]
             rows.append(row)
-        heads = ["run", "LET", "fluence", "σ upper limit", "level"]
+        unit = fr.upper_limits[0].unit.replace("cm2", "cm²")
+        heads = ["run", "LET (MeV·cm²/mg)", "fluence (cm⁻²)", f"σ upper limit ({unit})",
+                 "level"]
         if fr.fitted:
             heads += ["fitted curve", "curve below"]
         parts.append(_table(heads, rows,
