@@ -110,6 +110,37 @@ def test_bad_input_exit_codes(tmp_path, capsys):
     assert exit_code(["sweep", "example:mle_article", "-n", "100", "--seed", "1"]) == 0
 
 
+@pytest.mark.parametrize("args, words", [
+    (["sweep", "--pair", "let_th", "foo", "--plot", "{d}/f.png", "--json", "{d}/f.json"],
+     "two different parameters"),
+    (["sweep", "--pair", "s", "s", "--plot", "{d}/f.png", "--json", "{d}/f.json"],
+     "two different parameters"),
+    (["sweep", "--pair", "s", "w", "--json", "{d}/f.json"], "give --plot"),
+    (["profile", "--plot", "{d}/f.xyz", "--json", "{d}/f.json"], "must end in one of .png"),
+])
+def test_figure_options_are_checked_before_any_work(tmp_path, capsys, monkeypatch, args,
+                                                     words):
+    # Before: the results printed and the JSON was written, then the run exited 2.
+    import seufit.uncertainty.profile as prof_mod
+
+    def no_work(*a, **k):
+        raise AssertionError("ran before the options were checked")
+
+    monkeypatch.setattr(prof_mod, "profile", no_work)
+    monkeypatch.setattr("seufit.uncertainty.sweep.sweep", no_work)
+    argv = [a.format(d=tmp_path) for a in args]
+    assert main([argv[0], "example:mle_article", *argv[1:]]) == 2
+    err = capsys.readouterr().err
+    assert words in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "f.json").exists()
+
+
+@pytest.mark.parametrize("jobs", ["-5", "0", "-2"])
+def test_jobs_is_minus_one_or_positive(capsys, jobs):
+    assert main(["bootstrap", "example:mle_article", "--jobs", jobs]) == 2
+    assert "must be -1 (all cores) or a positive number" in capsys.readouterr().err
+
+
 def test_main_returns_the_exit_code(tmp_path):
     assert main(["profile", str(tmp_path / "missing.csv")]) == 2
     assert main(["sweep", "example:mle_article", "--statistic", "chi"]) == 2

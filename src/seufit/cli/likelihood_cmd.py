@@ -18,8 +18,25 @@ from .options import (
     zeros_option,
 )
 
-plot_option = click.option("--plot", "plot_path", type=click.Path(), callback=output_file(),
-                           help="Write a figure to this file (png, pdf, svg).")
+# matplotlib's own formats (Agg backend), checked before any work.
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".svgz", ".eps", ".ps", ".jpg", ".jpeg", ".tif",
+                   ".tiff", ".webp", ".pgf", ".raw", ".rgba")
+plot_option = click.option("--plot", "plot_path", type=click.Path(),
+                           callback=output_file(FIGURE_SUFFIXES),
+                           help="Write a figure to this file (png, pdf, svg, ...).")
+
+
+def _check_pair(ctx, param, value):
+    """Two different Weibull parameters, checked before any work."""
+    if value is None:
+        return value
+    from ..models import WEIBULL4
+
+    names = WEIBULL4.names
+    if any(q not in names for q in value) or value[0] == value[1]:
+        raise click.BadParameter(f"must name two different parameters of {', '.join(names)} "
+                                 f"(got {' '.join(value)})")
+    return value
 
 
 def _fitted(data, zeros, no_tilt, cl):
@@ -77,8 +94,9 @@ def profile_command(data, cl, zeros, no_tilt, json_path, plot_path):
               help="Write every sample (parameters, statistic, delta) to this CSV file.")
 @json_option
 @plot_option
-@click.option("--pair", nargs=2, type=str, default=None,
-              help="Add the two-parameter surface of these parameters to the figure.")
+@click.option("--pair", nargs=2, type=str, default=None, callback=_check_pair,
+              help="Add the two-parameter surface of these parameters to the figure "
+                   "(needs --plot).")
 def sweep_command(data, n, method, statistic, cl, seed, box, zeros, no_tilt, csv_path,
                   json_path, plot_path, pair):
     """Monte Carlo "fmin + 1/2" sweep of DATA: intervals read off the envelope.
@@ -90,6 +108,8 @@ def sweep_command(data, n, method, statistic, cl, seed, box, zeros, no_tilt, csv
 
     from ..uncertainty.sweep import sweep
 
+    if pair and not plot_path:
+        raise click.UsageError("--pair draws on the figure: give --plot PATH too")
     res_fit = _fitted(data, zeros, no_tilt, cl)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the same text is printed as a note below
@@ -104,7 +124,5 @@ def sweep_command(data, n, method, statistic, cl, seed, box, zeros, no_tilt, csv
     if plot_path:
         from ..report.likelihood_plots import plot_sweep
 
-        if pair and any(q not in res.names for q in pair):
-            raise click.BadParameter(f"--pair must name two of {', '.join(res.names)}")
         plot_sweep(res, plot_path, pair=tuple(pair) if pair else None)
         click.echo(f"  figure written to {plot_path}")

@@ -41,7 +41,8 @@ def output_file(suffixes: tuple[str, ...] = ()):
             raise click.BadParameter(f"{value} is a directory")
         if suffixes and path.suffix.lower() not in suffixes:
             raise click.BadParameter(f"{value}: the file name must end in "
-                                     + " or ".join(suffixes))
+                                     + (" or ".join(suffixes) if len(suffixes) < 3 else
+                                        "one of " + ", ".join(suffixes)))
         _check_parent(path.parent, value, "write")
         return value
 
@@ -83,8 +84,14 @@ json_option = click.option("--json", "json_path", type=click.Path(), callback=ou
 seed_option = click.option(
     "--seed", type=click.IntRange(min=0), default=None,
     help="Seed of every random draw; a fresh one is drawn and recorded when omitted.")
+def _jobs(ctx, param, value):
+    if value is not None and value != -1 and value < 1:
+        raise click.BadParameter(f"must be -1 (all cores) or a positive number, got {value}")
+    return value
+
+
 jobs_option = click.option(
-    "--jobs", type=int, default=1, show_default=True,
+    "--jobs", type=int, default=1, show_default=True, callback=_jobs,
     help="Parallel workers of the bootstrap (-1: all cores); results are identical for any value.")
 
 
