@@ -430,3 +430,16 @@ def test_threshold_on_its_lower_bound_is_reported_exactly_and_keeps_its_hessian(
     assert fr.theta[1] == 0.0
     assert fr.hessian_status.startswith("positive definite")
     assert fr.ci_low is not None
+
+
+def test_the_kink_note_names_the_kind_of_run_let_th_sits_on(csv_file):
+    # bootstrap_article under include: let_th on the zero-event run at LET 1.
+    inc = seufit.fit("example:bootstrap_article", zeros="include")
+    (msg,) = [m for m in inc.messages if "lies exactly on the LET" in m]
+    assert "(a zero-event run, kept under zeros=include)" in msg
+    # An absurd count pins let_th on the lowest LET with events (its cap); before, the note
+    # blamed a zero-event run under zeros=include that did not exist.
+    absurd = seufit.fit(csv_file("let,fluence,events\n1,1e7,3\n5,1e7,10\n10,1e7,30\n"
+                                 "20,1e7,50\n40,1e7,1e20\n"))
+    (msg,) = [m for m in absurd.messages if "lies exactly on the LET" in m]
+    assert "a run with events: the lowest LET with events" in msg and "include" not in msg

@@ -474,9 +474,12 @@ def fit(
         name = model.names[kj]
         hstatus += (f"; {name} sits on a tested LET (a kink of the likelihood): the Hessian "
                     "is one-sided and Wald intervals are not valid there")
+        on = np.abs(np.asarray(x) - theta[kj]) <= 1e-7 * max(1.0, abs(theta[kj]))
+        which = ("a zero-event run, kept under zeros=include" if np.all(N[on] == 0) else
+                 "a run with events: the lowest LET with events, the cap of let_th")
         messages.append(f"{name} = {theta[kj]:.6g} lies exactly on the LET of a run in the "
-                        "likelihood (a zero-event run under zeros=include): use the profile "
-                        "likelihood or the bootstrap for its interval")
+                        f"likelihood ({which}): use the profile likelihood or the bootstrap "
+                        "for its interval")
     se = ci_lo = ci_hi = covariance = None
     if variant == "standard":
         if cov is not None:
