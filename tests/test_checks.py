@@ -155,6 +155,12 @@ def test_events_check_runs_and_dof():
     assert res["events"].status == "WARNING" and "2 degree" in res["events"].message
     with pytest.raises(ValueError):
         pre_fit_checks(_data(LETS[:6], [0, 5, 10, 20, 30, 40]), zeros="drop")
+    # Five runs with events at one LET: one point of the curve, no fit (as the curve rule
+    # and the fit say); before, a WARNING about 1 degree of freedom.
+    res = _by_name(pre_fit_checks(_data(np.full(5, 20.0), [50, 48, 55, 101, 52])))
+    assert res["events"].status == "FAIL" and "1 distinct LET" in res["events"].message
+    res = _by_name(pre_fit_checks(_data(np.repeat(LETS[:4], 2), [5, 6, 10, 9, 20, 21, 30, 33])))
+    assert res["events"].status == "PASS"  # 4 distinct LETs, 8 points
 
 
 def test_zero_runs_below_and_above_threshold():
