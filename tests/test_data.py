@@ -187,3 +187,44 @@ def test_subset_keeps_labels():
     s = d.subset(d.events > 30)
     assert s.n_runs == int((d.events > 30).sum())
     assert s.run == tuple(r for r, e in zip(d.run, d.events, strict=True) if e > 30)
+
+
+def test_pooled_devices_repeated_rows_and_inconsistent_fluence_are_named(csv_file):
+    d = load(csv_file("let,fluence,events,device,flux,duration\n1,1e7,3,A,1e4,1000\n"
+                      "5,1e7,10,A,1e4,1000\n5,1e7,10,A,1e4,1000\n1,5e7,30,B,1e4,1000\n"
+                      "9,1e7,7,B,x,1000\n"))
+    assert d.n_runs == 5  # all kept
+    (dev,) = [n for n in d.notes if "devices" in n]
+    assert dev.startswith("runs of 2 devices (A: 3, B: 2 runs) fitted as one curve")
+    (dup,) = [n for n in d.notes if "identical" in n]
+    assert dup.startswith("1 row(s)") and "row 3 (line 4) repeats row 2 (line 3)" in dup
+    (flu,) = [n for n in d.notes if "flux x duration" in n]
+    # row 4 is off by a factor 5; row 5's flux is no number: not checked, not an error
+    assert "in 1 row(s)" in flu and "row 4 (line 5): 5e+07 vs 1e+07" in flu
+    clean = load(csv_file("let,fluence,events,device\n1,1e7,3,A\n5,1e7,10,A\n"))
+    assert clean.notes == ()
+
+
+@pytest.mark.parametrize("column, ok", [
+    ("LET (MeV cm2/mg)", True), ("LET [MeV·cm²/mg]", True), ("LET (MeV-cm^2/mg)", True),
+    ("LET (MeV cm2 mg-1)", True), ("LET [keV/um]", False), ("LET (a.u.)", False),
+    ("Fluence [ions/cm2]", True), ("Fluence (cm-2)", True), ("fluence (ions·cm⁻²)", True),
+    ("Fluence (1/cm^2)", True), ("Fluence (ions/m2)", False), ("Fluence [ions/um2]", False),
+    ("angle (deg)", True), ("tilt [°]", True), ("angle (rad)", False),
+])
+def test_a_unit_in_a_header_must_be_the_one_seufit_reads(column, ok):
+    # Before, any bracketed unit was dropped: a LET in keV/um or a fluence per m2 was read
+    # as MeV cm2/mg and ions/cm2 without a word.
+    df = pd.DataFrame({"let": [1.0, 5.0, 10.0, 20.0], "fluence": [1e7] * 4,
+                       "events": [1, 5, 10, 20]})
+    key = "let" if "LET" in column else "fluence" if "luence" in column else None
+    if key is None:
+        df[column] = 0.0
+    else:
+        df = df.rename(columns={key: column})
+    if ok:
+        np.testing.assert_array_equal(load(df).let, [1.0, 5.0, 10.0, 20.0])
+    else:
+        with pytest.raises(DataError, match=r"column '.*': unit '.*' is not .*; convert") as e:
+            load(df)
+        assert "\n" not in str(e.value)

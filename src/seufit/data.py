@@ -56,6 +56,41 @@ def _normalise(name: str) -> str:
     return s
 
 
+# Units a column header may carry in brackets, after _unit_key: anything else for these
+# columns is an error (a LET in keV/um or a fluence per m2 would be silently wrong).
+_UNITS = {
+    "let": ({"mevcm2/mg", "mev/(mg/cm2)", "mev/mg/cm2", "mevcm2mg1"}, "MeV·cm²/mg",
+            "MeV cm2/mg"),
+    "fluence": ({f"{p}{u}" for p in ("", "1", "#", "n", "p", "ion", "ions", "particles")
+                 for u in ("/cm2", "cm-2")} - {"1cm-2", "ncm-2", "pcm-2"}, "ions/cm²",
+                "ions/cm2"),
+    "angle": ({"deg", "degs", "degree", "degrees", "°"}, "degrees", "deg"),
+}
+
+
+def _unit_key(unit: str) -> str:
+    u = unit.strip().lower().replace("²", "2").replace("⁻", "-").replace("¹", "1")
+    u = u.replace("µ", "u").replace("μ", "u")
+    u = re.sub(r"[\s·\*\^\.]", "", u)
+    if "cm-2" not in u:
+        u = u.replace("-", "")  # MeV-cm2/mg, mg-1; kept in cm-2
+    return u
+
+
+def _check_unit(label: str, key: str, column: str) -> None:
+    """A unit in the header of ``column`` (``key``: let, fluence, angle) must be the one
+    seufit reads; one line naming the column otherwise."""
+    m = re.search(r"[\(\[](.*?)[\)\]]", column)
+    if key not in _UNITS or m is None or not m.group(1).strip():
+        return
+    ok, pretty, plain = _UNITS[key]
+    if _unit_key(m.group(1)) not in ok:
+        what = {"let": "LET", "fluence": "fluence", "angle": "the tilt angle"}[key]
+        raise DataError(f"{label}: column '{column}': unit '{m.group(1).strip()}' is not "
+                        f"{pretty}; convert the values (seufit reads {what} in {pretty}) and "
+                        f"write the unit as {plain}")
+
+
 def example_names() -> tuple[str, ...]:
     """Names of the bundled example datasets."""
     return EXAMPLES
@@ -228,6 +263,13 @@ def load(
     return _build(header, rows, where, label, digest, tilt, skipped)
 
 
+def _number(txt: str) -> float:
+    try:
+        return float(txt)
+    except ValueError:
+        return math.nan
+
+
 def _cell(v) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "nan"
@@ -305,6 +347,7 @@ def _build(header, rows, where, label, digest, tilt, skipped=None) -> TestData:
             raise DataError(
                 f"{label}: duplicate columns: '{header[canon[key]]}' and '{col}' both mean '{key}'")
         canon[key] = j
+        _check_unit(label, key, col)
     notes: list[str] = [skipped] if skipped else []
     if "fluence" not in canon:
         norm = {_normalise(c): j for j, c in enumerate(header)}
@@ -358,6 +401,19 @@ def _build(header, rows, where, label, digest, tilt, skipped=None) -> TestData:
         check("_flux", flux, flux <= 0, "flux must be positive")
         check("_duration", dur, dur <= 0, "duration must be positive")
         fluence = flux * dur
+    norm_cols = {_normalise(c): j for j, c in enumerate(header)}
+    dur_key = "duration_s" if "duration_s" in norm_cols else "duration"
+    if "fluence" in canon and "flux" in norm_cols and dur_key in norm_cols:
+        # Both given: fluence is used; a disagreement (a typo in one of them) is named.
+        # Informative columns only: cells that are no numbers skip the check, not the file.
+        product = np.array([_number(r[norm_cols["flux"]]) * _number(r[norm_cols[dur_key]])
+                            for r in rows])
+        off = np.flatnonzero(np.abs(product - fluence) > 0.01 * fluence)  # NaN: False
+        if off.size:
+            notes.append(f"fluence differs by more than 1 % from flux x duration in "
+                         f"{off.size} row(s), the fluence column is used: "
+                         + "; ".join(f"{where[i]}: {fluence[i]:.4g} vs {product[i]:.4g}"
+                                     for i in off[:5]) + ("; ..." if off.size > 5 else ""))
     events = numeric("events")
     check("events", events, events < 0, "event counts cannot be negative")
     check("events", events, events != np.round(events), "event counts must be whole numbers")
@@ -375,6 +431,24 @@ def _build(header, rows, where, label, digest, tilt, skipped=None) -> TestData:
             return None
         return tuple(r[canon[key]].strip() for r in rows)
 
+    device = text("device")
+    if device is not None and len(set(device)) > 1:
+        per = ", ".join(f"{k}: {device.count(k)}" for k in dict.fromkeys(device))
+        notes.append(f"runs of {len(set(device))} devices ({per} runs) fitted as one curve: "
+                     "right for samples of one part type, wrong for different parts (fit "
+                     "each file separately)")
+    seen: dict[tuple, int] = {}
+    twice = []
+    for i, rec in enumerate(rows):
+        key = tuple(c.strip() for c in rec)
+        if key in seen:
+            twice.append(f"{where[i]} repeats {where[seen[key]]}")
+        else:
+            seen[key] = i
+    if twice:
+        notes.append(f"{len(twice)} row(s) identical in every column to an earlier one (a run "
+                     f"entered twice?), all kept: {'; '.join(twice[:5])}"
+                     + ("; ..." if len(twice) > 5 else ""))
     cos = np.cos(np.radians(angle)) if tilt else np.ones_like(angle)
     if tilt and np.any(angle != 0):
         notes.append(f"tilt correction applied to {int((angle != 0).sum())} run(s)")
@@ -383,5 +457,5 @@ def _build(header, rows, where, label, digest, tilt, skipped=None) -> TestData:
     return TestData(
         let=let / cos, fluence=fluence * cos, events=events, let_nominal=let,
         fluence_nominal=fluence, angle=angle, bits=bits, ion=text("ion"), run=text("run"),
-        device=text("device"), source=label, sha256=digest, tilt_corrected=tilt,
+        device=device, source=label, sha256=digest, tilt_corrected=tilt,
         notes=tuple(notes))
