@@ -228,3 +228,15 @@ def test_a_unit_in_a_header_must_be_the_one_seufit_reads(column, ok):
         with pytest.raises(DataError, match=r"column '.*': unit '.*' is not .*; convert") as e:
             load(df)
         assert "\n" not in str(e.value)
+
+
+def test_spreadsheet_exports(csv_file):
+    # Excel's "sep=;" line names the separator; rows of separators only are blank lines.
+    d = load(csv_file("sep=;\nlet;fluence;events\n1;1e7;3\n;;\n5;1e7;10\n,,\n"))
+    np.testing.assert_array_equal(d.events, [3, 10])
+    # A decimal comma gets a hint, on one line.
+    with pytest.raises(DataError, match=r"row 1 \(line 2\), column 'let': '1,3' is not a "
+                                        r"number \(a decimal comma\? .* 1\.3\)$"):
+        load(csv_file("let;fluence;events\n1,3;1e7;3\n"))
+    with pytest.raises(DataError, match=r"'abc' is not a number$"):
+        load(csv_file("let;fluence;events\nabc;1e7;3\n"))

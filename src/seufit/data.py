@@ -289,11 +289,19 @@ def _parse_csv(raw: bytes, label: str):
         except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes any byte
             raise DataError(f"{label}: not a text CSV file") from None
     all_lines = list(enumerate(text.splitlines(), start=1))
-    lines = [(i, ln) for i, ln in all_lines if ln.strip() and not ln.lstrip().startswith("#")]
+    forced = None
+    m = re.fullmatch(r"\s*sep=(.)\s*", next((ln for _, ln in all_lines if ln.strip()), ""))
+    if m:  # Excel's "sep=;" first line names the separator
+        forced = m.group(1)
+        first_no = next(i for i, ln in all_lines if ln.strip())
+        all_lines = [(i, ln) for i, ln in all_lines if i != first_no]
+    # Rows of separators only (a spreadsheet's empty rows) are blank lines.
+    lines = [(i, ln) for i, ln in all_lines
+             if ln.strip(" \t,;") and not ln.lstrip().startswith("#")]
     if not lines:
         raise DataError(f"{label}: file has no header and no data (only comments or blank lines)")
     first = lines[0][1]
-    delim = max([",", ";", "\t"], key=first.count)
+    delim = forced or max([",", ";", "\t"], key=first.count)
     if first.count(delim) == 0:
         raise DataError(
             f"{label}: line {lines[0][0]}: not a CSV header (no ',', ';' or tab separator found)")
@@ -373,8 +381,11 @@ def _build(header, rows, where, label, digest, tilt, skipped=None) -> TestData:
             try:
                 val = float(txt)
             except ValueError:
-                raise DataError(
-                    f"{label}: {where[i]}, column '{header[j]}': '{txt}' is not a number") from None
+                hint = (" (a decimal comma? write it with a point, e.g. "
+                        f"{txt.replace(',', '.')})" if re.fullmatch(r"[-+]?\d*,\d+(e[-+]?\d+)?",
+                                                                    txt, re.I) else "")
+                raise DataError(f"{label}: {where[i]}, column '{header[j]}': '{txt}' is not a "
+                                f"number{hint}") from None
             if not math.isfinite(val):
                 raise DataError(
                     f"{label}: {where[i]}, column '{header[j]}': value '{txt}' is not finite")
