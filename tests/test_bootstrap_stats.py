@@ -329,9 +329,14 @@ def test_result_summary_uses_the_kernels():
     D = res.draws
     assert res.a == pytest.approx(acceleration(D, res.counts[res.ok].astype(float), res.lam_hat),
                                   rel=1e-12)
-    assert res.percentile == pytest.approx(np.quantile(D, [0.025, 0.975], axis=0).T, rel=1e-12)
+    # Both intervals clipped to the data's limits: let_th below 5, the lowest LET with events.
+    lim = res.data_limits
+    assert lim[1, 1] == 5.0 and np.all(np.isinf(np.delete(lim, 1, axis=0)))
+    perc = np.quantile(D, [0.025, 0.975], axis=0).T
+    assert res.percentile == pytest.approx(np.clip(perc, lim[:, :1], lim[:, 1:]), rel=1e-12)
     for k in range(D.shape[1]):
         lo, hi, z0 = bca_interval(D[:, k], res.theta_hat[k], res.a[k], 0.95)
+        lo, hi = np.clip([lo, hi], *lim[k])
         assert (res.bca[k, 0], res.bca[k, 1], res.z0[k]) == pytest.approx((lo, hi, z0), rel=1e-12)
     assert res.se == pytest.approx(D.std(axis=0, ddof=1), rel=1e-12)
     # The band: pointwise quantiles of the replicate curves, from the reference formula.
