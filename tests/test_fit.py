@@ -443,3 +443,12 @@ def test_the_kink_note_names_the_kind_of_run_let_th_sits_on(csv_file):
                                  "20,1e7,50\n40,1e7,1e20\n"))
     (msg,) = [m for m in absurd.messages if "lies exactly on the LET" in m]
     assert "a run with events: the lowest LET with events" in msg and "include" not in msg
+
+
+def test_wald_intervals_past_the_box_are_flagged_in_the_table():
+    inc = seufit.fit("example:bootstrap_article", zeros="include")
+    lo, hi = inc.bounds
+    for row, k in zip(inc.parameter_rows(), range(4)):
+        past = inc.ci_low[k] < lo[k] or inc.ci_high[k] > hi[k]
+        assert ("Wald outside the box" in row[-1]) == past
+    assert inc.ci_low[0] < 0 and "Wald outside the box" in str(inc).splitlines()[4]

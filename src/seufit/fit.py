@@ -157,8 +157,12 @@ class FitResult:
             se = None if self.se is None else self.se[k]
             lo = None if self.ci_low is None else self.ci_low[k]
             hi = None if self.ci_high is None else self.ci_high[k]
-            flag = "at bound" if name in self.at_bound else ""
-            rows.append([name, val, se, lo, hi, units[k], flag])
+            flags = ["at bound"] if name in self.at_bound else []
+            if lo is not None and self.bounds is not None and (
+                    lo < self.bounds[0][k] or hi > self.bounds[1][k]):
+                # As analyze says: a Wald interval past the box is no interval of the fit.
+                flags.append("Wald outside the box")
+            rows.append([name, val, se, lo, hi, units[k], "; ".join(flags)])
         return rows
 
     def __str__(self) -> str:
