@@ -203,3 +203,19 @@ def test_envelope_always_holds_the_fitted_estimate():
     fr = seufit.fit("example:bootstrap_article")
     sw = seufit.sweep(fr, n=1, seed=1, warn=False)
     assert np.all(sw.ci_low <= fr.theta) and np.all(fr.theta <= sw.ci_high)
+
+
+@pytest.mark.filterwarnings("ignore::seufit.uncertainty.sweep.SweepWarning")
+def test_a_given_profile_gives_the_same_sweep_and_analyze_names_its_box():
+    fr = seufit.fit("example:mle_article")
+    prof = profile(fr, 0.95)
+    own = sweep(fr, 3000, seed=4, box="profile")
+    given = sweep(fr, 3000, seed=4, box="profile", profile_result=prof)
+    np.testing.assert_array_equal(given.box[0], own.box[0])
+    np.testing.assert_array_equal(given.ci_high, own.ci_high)
+    assert given.box_source == "profile" and given.profile is prof
+    with pytest.raises(ValueError, match="profile_result"):
+        sweep(fr, 100, seed=4, profile_result=profile(fr, 0.9, params=["s"]))
+    # analyze hands its profile over: the record says "profile", not "user"
+    a = seufit.analyze("example:mle_article", seed=1, n_boot=0, n_sweep=3000)
+    assert a.sweep.box_source == "profile" and a.sweep.profile is a.profile

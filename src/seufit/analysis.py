@@ -1256,17 +1256,12 @@ def analyze(
                 "profile", "not run") + ")"
         else:
             try:
-                from .uncertainty.sweep import BOX_MARGIN
                 from .uncertainty.sweep import sweep as _sweep
 
-                lo_b, hi_b = (np.asarray(b, float) for b in fr.bounds)
-                plo = np.where(np.isfinite(prof.ci_low), prof.ci_low, lo_b)
-                phi = np.where(np.isfinite(prof.ci_high), prof.ci_high, hi_b)
-                pad = BOX_MARGIN * (phi - plo)
-                box = (np.maximum(lo_b, plo - pad), np.minimum(hi_b, phi + pad))
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # the same text lands in sweep.messages
-                    sw = _sweep(fr, int(n_sweep), cl=cl, seed=_child_seed(seed, 1), box=box)
+                    sw = _sweep(fr, int(n_sweep), cl=cl, seed=_child_seed(seed, 1),
+                                box="profile", profile_result=prof)
             except Exception as exc:  # noqa: BLE001 - recorded, the report goes on
                 skipped["sweep"] = f"sweep failed: {_err(exc)}"
                 messages.append(skipped["sweep"])

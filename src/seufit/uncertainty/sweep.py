@@ -224,10 +224,12 @@ def _f(v) -> float | None:
     return v if np.isfinite(v) else None
 
 
-def _resolve_box(box, fit_result, names, lo, hi, cl, stat, messages):
-    """(box_lo, box_hi, source, profile result or None)."""
+def _resolve_box(box, fit_result, names, lo, hi, cl, stat, messages, prof=None):
+    """(box_lo, box_hi, source, profile result or None); ``prof``: the profile to use
+    instead of computing it."""
     if box is None or (isinstance(box, str) and box == "profile"):
-        prof = profile(fit_result, cl, statistic=stat)
+        if prof is None:
+            prof = profile(fit_result, cl, statistic=stat)
         plo = np.where(np.isfinite(prof.ci_low), prof.ci_low, lo)
         phi = np.where(np.isfinite(prof.ci_high), prof.ci_high, hi)
         if np.any(~np.isfinite(prof.ci_low) | ~np.isfinite(prof.ci_high)):
@@ -244,7 +246,7 @@ def _resolve_box(box, fit_result, names, lo, hi, cl, stat, messages):
         if unknown:
             raise ValueError(f"unknown parameter(s) in box: {', '.join(unknown)}")
         base_lo, base_hi, _, prof = _resolve_box(None, fit_result, names, lo, hi, cl, stat,
-                                                 messages)
+                                                 messages, prof)
         for q, (a, b) in box.items():
             base_lo[names.index(q)], base_hi[names.index(q)] = float(a), float(b)
         return base_lo, base_hi, "profile (user overrides)", prof
@@ -265,6 +267,7 @@ def sweep(
     box=None,
     chunk: int = CHUNK,
     warn: bool = True,
+    profile_result=None,
 ) -> SweepResult:
     """Monte Carlo "fmin + Delta" intervals from a parameter sweep.
 
@@ -290,6 +293,9 @@ def sweep(
         Rows per vectorised evaluation (memory bound; results do not depend on it).
     warn : bool
         Emit :class:`SweepWarning` when the envelope is under-sampled or cut.
+    profile_result : ProfileResult, optional
+        The profile of every parameter at ``cl`` with this statistic, already computed
+        (``seufit.analyze``): used for the profile box instead of profiling again.
 
     Returns
     -------
@@ -314,7 +320,13 @@ def sweep(
     stat = sfit.statistic
     if sfit.note:
         messages.append(sfit.note)
-    blo, bhi, source, prof = _resolve_box(box, fit_result, names, lo, hi, cl, stat, messages)
+    if profile_result is not None and (
+            profile_result.cl != cl or profile_result.statistic != stat
+            or tuple(profile_result.params) != tuple(names)):
+        raise ValueError("profile_result must profile every parameter at the sweep's cl and "
+                         "statistic")
+    blo, bhi, source, prof = _resolve_box(box, fit_result, names, lo, hi, cl, stat, messages,
+                                          profile_result)
     if np.any(~np.isfinite(blo) | ~np.isfinite(bhi)) or np.any(bhi < blo):
         raise ValueError("the sweep box must be finite with lower <= upper for every parameter")
     p = len(names)
