@@ -383,3 +383,22 @@ def test_clipped_bootstrap_ends_are_noted_in_the_report():
     assert any(m.startswith("bootstrap: let_th: percentile interval's high end clipped at 2")
                for m in a.messages)
     assert "clipped at 2" in str(a)
+
+
+def test_one_sided_zero_event_limits(all_zero):
+    # bootstrap_article has one zero-event run (fluence 1e6): 95 % one-sided is
+    # -ln(0.05) = 2.996 events, two-sided 3.689; the record and the reproduce line say so.
+    one = analyze("example:bootstrap_article", seed=3, n_boot=0, profile=False,
+                  sided="one-sided")
+    (u,) = one.fit.upper_limits
+    assert u.sided == "one-sided" and u.sigma_upper == pytest.approx(-np.log(0.05) / 1e6)
+    assert "--sided one-sided" in one.command
+    two = analyze("example:bootstrap_article", seed=3, n_boot=0, profile=False)
+    assert two.fit.upper_limits[0].sigma_upper == pytest.approx(3.6889 / 1e6, rel=1e-4)
+    assert "--sided" not in two.command
+    # no curve: the limits-only path takes it too
+    z = analyze(_data([1, 5, 10, 20, 40], [0, 0, 0, 0, 0]), seed=1, sided="one-sided")
+    assert {v.sided for v in z.fit.upper_limits} == {"one-sided"}
+    assert all_zero.fit.upper_limits[0].sided == "two-sided"
+    with pytest.raises(ValueError, match="sided"):
+        analyze("example:bootstrap_article", sided="upper")

@@ -52,7 +52,7 @@ from .checks import (
 from .data import TestData
 from .fit import FitResult, as_data, fit, select_variant
 from .gof import MIN_DOF, GoodnessOfFit, goodness_of_fit
-from .limits import garwood_interval, zero_event_limits
+from .limits import SIDES, garwood_interval, zero_event_limits
 from .models import WEIBULL4
 from .parallel import resolve_seed
 from .uncertainty.bootstrap import (
@@ -493,7 +493,7 @@ def reproduce_command(source: str, options: Mapping[str, Any], seed: int) -> str
     args = ["seufit", "analyze", str(source), "-o", "REPORT_DIR", "--seed", str(seed)]
     flags = {"n_boot": "--n-boot", "zeros": "--zeros", "cl": "--cl", "variant": "--variant",
              "config": "--config", "ci": "--ci", "gof": "--gof", "curve": "--curve",
-             "n_sweep": "--n-sweep"}
+             "n_sweep": "--n-sweep", "sided": "--sided"}
     for key, flag in flags.items():
         v = options.get(key)
         if v is None or v == _DEFAULTS.get(key):
@@ -507,7 +507,8 @@ def reproduce_command(source: str, options: Mapping[str, Any], seed: int) -> str
 
 
 _DEFAULTS = {"n_boot": None, "zeros": "exclude", "cl": 0.95, "variant": "auto", "config": "auto",
-             "ci": "auto", "gof": "auto", "curve": "auto", "n_sweep": DEFAULT_SWEEP}
+             "ci": "auto", "gof": "auto", "curve": "auto", "n_sweep": DEFAULT_SWEEP,
+             "sided": "two-sided"}
 
 
 # ============================================================================ THE DECISION TREE
@@ -900,11 +901,12 @@ def rule_gof(fr: FitResult, option: str, n_replicates: int) -> tuple[bool, str, 
 
 # ============================================================================ helpers
 
-def _limits_only(d: TestData, zeros: str, cl: float, reason: str) -> FitResult:
+def _limits_only(d: TestData, zeros: str, cl: float, reason: str,
+                 sided: str = "two-sided") -> FitResult:
     """A FitResult without a curve: the zero-event upper limits only."""
-    limits = tuple(zero_event_limits(d, cl, "two-sided"))
+    limits = tuple(zero_event_limits(d, cl, sided))
     options = {"model": WEIBULL4.label, "zeros": zeros, "variant": "auto", "cl": cl,
-               "sided": "two-sided", "method": "newton", "tilt": d.tilt_corrected}
+               "sided": sided, "method": "newton", "tilt": d.tilt_corrected}
     return FitResult(
         data=d, model=WEIBULL4, theta=None, nll=None, converged=False, variant=None,
         variant_reason=reason, zeros=zeros, fit_mask=np.zeros(d.n_runs, bool), bounds=None,
@@ -1081,8 +1083,11 @@ def _gof_check(fr: FitResult, g: GoodnessOfFit | None, judged: bool, pvalue: str
                  f"with the model{flagged}")
 
 
-def _validate(*, zeros, cl, variant, config, ci, gof, curve, n_boot, n_sweep, jobs) -> None:
+def _validate(*, zeros, cl, variant, config, ci, gof, curve, n_boot, n_sweep, jobs,
+              sided="two-sided") -> None:
     """All option checks in one place: one ValueError naming the bad option."""
+    if sided not in SIDES:
+        raise ValueError(f"sided must be two-sided or one-sided, got {sided!r}")
     if zeros not in ("auto", "exclude", "include"):
         raise ValueError(f"zeros must be auto, exclude or include, got {zeros!r}")
     if not isinstance(cl, (int, float)) or not 0 < cl < 1:
@@ -1131,6 +1136,7 @@ def analyze(
     n_sweep: int = DEFAULT_SWEEP,
     tilt: bool = True,
     progress: bool | None = None,
+    sided: str = "two-sided",
 ) -> Analysis:
     """Run the whole seufit method on one dataset, every choice by an explicit rule.
 
@@ -1173,6 +1179,9 @@ def analyze(
         Tilt correction when ``data`` is read here.
     progress : bool, optional
         Bootstrap progress bar (default: only on a terminal).
+    sided : {"two-sided", "one-sided"}
+        Sidedness of the zero-event upper limits (the articles' 3.7/fluence at 95 % is
+        two-sided; one-sided gives 3.0/fluence).
 
     Returns
     -------
@@ -1186,13 +1195,14 @@ def analyze(
         An invalid option.
     """
     _validate(zeros=zeros, cl=cl, variant=variant, config=config, ci=ci, gof=gof, curve=curve,
-              n_boot=n_boot, n_sweep=n_sweep, jobs=jobs)
+              n_boot=n_boot, n_sweep=n_sweep, jobs=jobs, sided=sided)
     d = as_data(data, tilt=tilt)
     seed = resolve_seed(seed)
     cl = float(cl)
     options = {"zeros": zeros, "cl": cl, "variant": variant, "config": config, "ci": ci,
                "gof": gof, "curve": curve, "n_boot": None if n_boot is None else int(n_boot),
-               "profile": bool(profile), "n_sweep": int(n_sweep), "tilt": d.tilt_corrected}
+               "profile": bool(profile), "n_sweep": int(n_sweep), "tilt": d.tilt_corrected,
+               "sided": sided}
     decisions: list[Decision] = []
     skipped: dict[str, str] = {}
     messages: list[str] = []
@@ -1201,14 +1211,14 @@ def analyze(
     do_fit, dec_curve = rule_curve(d, curve)
     zeros_used, dec_zeros = rule_zeros(d, zeros)
     if do_fit:
-        fr = fit(d, zeros=zeros_used, variant=variant, cl=cl)
+        fr = fit(d, zeros=zeros_used, variant=variant, cl=cl, sided=sided)
         refit = rule_zeros_refit(fr) if zeros == "auto" and zeros_used == "exclude" else None
         if refit:
             zeros_used = "include"
-            fr = fit(d, zeros="include", variant=variant, cl=cl)
+            fr = fit(d, zeros="include", variant=variant, cl=cl, sided=sided)
             dec_zeros = Decision("zeros", "include", refit, RULE_ZEROS, "zeros / --zeros")
     else:
-        fr = _limits_only(d, zeros_used, cl, dec_curve.reason)
+        fr = _limits_only(d, zeros_used, cl, dec_curve.reason, sided)
         skipped["curve"] = dec_curve.reason
     decisions += [dec_curve, dec_zeros, rule_variant(fr, variant)]
     pre = pre_fit_checks(d, zeros=zeros_used)

@@ -87,12 +87,16 @@ def _command_line(ctx: click.Context) -> str:
 @click.option("--n-sweep", "n_sweep", type=click.IntRange(min=0), default=DEFAULT_SWEEP,
               show_default=True, help="Samples of the fmin + Delta sweep; 0: no sweep.")
 @tilt_option
+@click.option("--sided", type=click.Choice(["two-sided", "one-sided"]), default="two-sided",
+              show_default=True,
+              help="Sidedness of the zero-event upper limits (95 %: 3.69/fluence two-sided, "
+                   "3.00/fluence one-sided).")
 @click.option("--progress/--no-progress", default=None,
               help="Bootstrap progress bar (default: only on a terminal).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only where the report was written.")
 @click.pass_context
 def analyze_command(ctx, data, output, seed, jobs, n_boot, zeros, cl, variant, config, ci, gof,
-                    curve, no_profile, n_sweep, no_tilt, progress, quiet):
+                    curve, no_profile, n_sweep, no_tilt, sided, progress, quiet):
     """Analyse DATA end to end and write a report directory.
 
     Pre-fit checks, the decision tree (every choice with its reason, each
@@ -105,7 +109,7 @@ def analyze_command(ctx, data, output, seed, jobs, n_boot, zeros, cl, variant, c
     d = read(data, no_tilt)
     res = analyze(d, seed=seed, n_boot=n_boot, jobs=jobs, zeros=zeros, cl=cl, variant=variant,
                   config=config, ci=ci, gof=gof, curve=curve, profile=not no_profile,
-                  n_sweep=n_sweep, tilt=not no_tilt, progress=progress)
+                  n_sweep=n_sweep, tilt=not no_tilt, progress=progress, sided=sided)
     t1 = time.perf_counter()
     try:
         out = write_report(res, output, command=_command_line(ctx))
