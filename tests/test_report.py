@@ -247,3 +247,12 @@ def test_units_per_bit_in_report(tmp_path):
     out = write_report(analyze(d, seed=1, n_boot=0, profile=False), tmp_path / "bit",
                        workers=1)
     assert "cm2/bit" in (out / "report.html").read_text()
+
+
+def test_tilted_runs_show_logged_and_effective_fluence(report, cic):
+    # Run 3 of cic_mpa_stubs: Ne at 30 degrees, logged fluence 3.81e6, effective 3.30e6.
+    page = (report / "report.html").read_text()
+    assert "fluence (logged)" in page and "fluence (effective)" in page
+    row = json.loads((report / "report.json").read_text())["input"]["runs"][2]
+    assert row["angle"] == 30 and row["fluence_nominal"] == 3810000
+    assert row["fluence"] == pytest.approx(3810000 * np.cos(np.radians(30)), rel=1e-12)

@@ -459,7 +459,8 @@ def run_table(a: Analysis) -> list[dict]:
         n = int(d.events[i])
         row = {"label": labels[i], "ion": d.ion[i] if d.ion else None,
                "let": float(d.let[i]), "let_nominal": float(d.let_nominal[i]),
-               "angle": float(d.angle[i]), "fluence": float(d.fluence[i]), "events": n,
+               "angle": float(d.angle[i]), "fluence": float(d.fluence[i]),
+               "fluence_nominal": float(d.fluence_nominal[i]), "events": n,
                "cross_section": float(d.cross_section[i]),
                "sigma_low": float(lo_n[i] / d.exposure[i]),
                "sigma_high": float(hi_n[i] / d.exposure[i]),

@@ -623,9 +623,11 @@ def _data(a: Analysis) -> str:
     has_ion = any(r["ion"] for r in runs)
     fitted = a.fitted
     tilt = has_angle and a.data.tilt_corrected
-    heads = ["run"] + (["ion"] if has_ion else []) + (["LET (nominal)", "angle (°)"] if has_angle
-                                                      else []) \
-        + ["LET (effective)" if tilt else "LET", "fluence", "events", "σ",
+    # Tilted runs: the logged LET and fluence next to the effective ones the fit uses.
+    heads = ["run"] + (["ion"] if has_ion else []) \
+        + (["LET (nominal)", "fluence (logged)", "angle (°)"] if has_angle else []) \
+        + ["LET (effective)" if tilt else "LET", "fluence (effective)" if tilt else "fluence",
+           "events", "σ",
            f"σ {_pct(a.cl)} low", "σ high", "in fit"] \
         + (["expected", "Pearson r"] if fitted else [])
     rows, classes = [], []
@@ -634,7 +636,7 @@ def _data(a: Analysis) -> str:
         if has_ion:
             cells.append(_td(r["ion"] or ""))
         if has_angle:
-            cells += [_tdn(r["let_nominal"]), _tdn(r["angle"])]
+            cells += [_tdn(r["let_nominal"]), _tdn(r["fluence_nominal"]), _tdn(r["angle"])]
         cells += [_tdn(r["let"]), _tdn(r["fluence"]), _tdn(r["events"]),
                   _tdn(r["cross_section"]), _tdn(r["sigma_low"]), _tdn(r["sigma_high"]),
                   _td("yes" if r["in_fit"] else "no")]
