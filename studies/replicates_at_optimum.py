@@ -17,6 +17,7 @@ Run::
     python studies/replicates_at_optimum.py                 # 2,000 per dataset, ~2 min
     python studies/replicates_at_optimum.py -n 5000         # ~5 min on 2 cores
     python studies/replicates_at_optimum.py --extra-starts 3 --datasets bootstrap_article
+    python studies/replicates_at_optimum.py --zeros include   # the sound zero policy
 
 References run in ``--jobs`` processes (default 2); the bootstrap itself is serial, so
 the results do not depend on the number of processes.
@@ -51,9 +52,9 @@ def _data(name: str):
     return bench.sparse_data() if name == "sparse_30" else seufit.load(f"example:{name}")
 
 
-def _references(name: str, counts: np.ndarray) -> np.ndarray:
+def _references(name: str, counts: np.ndarray, zeros: str = "exclude") -> np.ndarray:
     """Reference optimum NLL for each row of ``counts`` (run in a worker)."""
-    fr = seufit.fit(_data(name))
+    fr = seufit.fit(_data(name), zeros=zeros)
     fd = fr.fit_data
     return np.array([bench.reference_optimum(fr, fd.let, fd.exposure, c, fr.zeros)[0]
                      for c in counts])
@@ -64,14 +65,16 @@ def lower_bound(k: int, n: int, cl: float = 0.95) -> float:
     return 0.0 if k == 0 else float(beta.ppf(1 - cl, k, n - k + 1))
 
 
-def study(name: str, n: int, seed: int, extra_starts, jobs: int) -> dict:
-    fr = seufit.fit(_data(name))
+def study(name: str, n: int, seed: int, extra_starts, jobs: int,
+          zeros: str = "exclude") -> dict:
+    fr = seufit.fit(_data(name), zeros=zeros)
     t0 = time.perf_counter()
     res = seufit.bootstrap(fr, n_boot=n, seed=seed, progress=False, extra_starts=extra_starts)
     t_boot = time.perf_counter() - t0
     ok = np.flatnonzero(res.cause == 0)
     chunks = np.array_split(ok, max(1, 4 * jobs))
-    parts = Parallel(n_jobs=jobs)(delayed(_references)(name, res.counts[c]) for c in chunks)
+    parts = Parallel(n_jobs=jobs)(delayed(_references)(name, res.counts[c], zeros)
+                                  for c in chunks)
     ref = np.concatenate(parts)
     excess = res.nll[ok] - ref
     miss = np.flatnonzero(excess > AT_OPT_TOL)
@@ -101,14 +104,16 @@ def main(argv=None) -> None:
     p.add_argument("--extra-starts", default="auto", type=_extra,
                    help='"auto" or a whole number of extra starts per replicate')
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    p.add_argument("--zeros", choices=("exclude", "include"), default="exclude",
+                   help="zero policy of the data fit and of every replicate")
     args = p.parse_args(argv)
     extra = args.extra_starts
     print(f"seufit {seufit.__version__}; {args.n} replicates per dataset, seed {args.seed}, "
-          f"extra_starts {extra}; at optimum: NLL within {AT_OPT_TOL:g} of the reference")
+          f"extra_starts {extra}, zeros {args.zeros}; at optimum: NLL within {AT_OPT_TOL:g} of the reference")
     total_k = total_n = 0
     for name in args.datasets:
         t0 = time.perf_counter()
-        r = study(name, args.n, args.seed, extra, args.jobs)
+        r = study(name, args.n, args.seed, extra, args.jobs, args.zeros)
         total_k += r["at_opt"]
         total_n += r["n"]
         print(f"{name:<18} {r['events']:>5} events ({r['config']}): {r['at_opt']}/{r['n']} at "
