@@ -437,3 +437,32 @@ def test_profiled_step_is_newton_when_positive_and_the_same_on_both_paths():
                                       st3)
         assert ok == posdef[i]
         np.testing.assert_allclose(st, step[i], rtol=1e-9, atol=1e-12 * np.abs(step[i]).max())
+
+
+@pytest.mark.parametrize("backend", ["auto", "numpy"])
+def test_a_row_on_a_zero_run_kink_converges_instead_of_crawling(backend):
+    # bootstrap_article under zeros="include": a replicate with no event at LET 1 and 2.
+    # From the MLE (let_th = 1, a kink) the row settles on the kink at LET 2, which the
+    # log(cap - let_th) coordinate reaches an ulp below 2: "above" by an ulp, the run had
+    # a second derivative of 1e14 in let_th and the row gained 8e-6 NLL per iteration up
+    # to the iteration limit.  Within models._D_SNAP of its LET the run is off: the row
+    # pins let_th on the kink and converges.
+    import seufit
+
+    fr = seufit.fit("example:bootstrap_article", zeros="include")
+    fd = fr.fit_data
+    N = np.array([[0.0, 0.0, 11, 17, 28, 20, 29, 35]])
+    W = np.ones_like(N)
+    lo, hi = WEIBULL4.batch_bounds(fd.let, N, fd.exposure, W)
+    obj = PoissonObjective(WEIBULL4, fd.let, fd.exposure, N, W)
+    th0 = clip_inside(fr.theta[None, :], lo, hi)
+    with solver_backend(backend):
+        res = minimize_batch(obj, th0, lo, hi, WEIBULL4.transforms, kinks=obj.kinks,
+                             tol=1e-10, max_iter=100)
+    assert res.converged[0] and res.n_iter[0] < 40
+    assert res.theta[0, 1] == pytest.approx(2.0, abs=1e-12)
+    assert res.fun[0] < -308.44  # the crawl stopped at -307.375 after 100 iterations
+    # The model: a run an ulp above let_th is off, one 1e-14 above it is on.
+    x = np.array([2.0])
+    assert WEIBULL4.value(np.array([[1.0, np.nextafter(2.0, 0.0), 0.1, 1.0]]), x)[0, 0] == 0.0
+    assert WEIBULL4.value(np.array([[1.0, 2.0 - 1e-14, 0.1, 1.0]]), x)[0, 0] > 0.01

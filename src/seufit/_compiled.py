@@ -31,13 +31,14 @@ from . import models as _models
 from . import optimize as _opt
 
 # Indices into the constants array.
-_LAM_FLOOR, _ZMAX, _EPS_ACT, _CAP_FL, _WMAX, _BP_MIN, _RO_REL = range(7)
+_LAM_FLOOR, _ZMAX, _EPS_ACT, _CAP_FL, _WMAX, _BP_MIN, _RO_REL, _DSNAP = range(8)
 
 
 def _constants() -> np.ndarray:
     """The solver constants, read at call time from their modules (see above)."""
     return np.array([_lik.LAMBDA_FLOOR, _models._Z_LOG_MAX, _opt.EPS_ACTIVE, _opt.CAP_FLOOR,
-                     _opt.LOGCAP_MAX_WIDTH, _opt.BREAKPOINT_MIN, _opt.ROUNDOFF_REL])
+                     _opt.LOGCAP_MAX_WIDTH, _opt.BREAKPOINT_MIN, _opt.ROUNDOFF_REL,
+                     _models._D_SNAP])
 
 try:  # pragma: no cover - exercised by the environment, not by a test
     import numba
@@ -157,7 +158,7 @@ def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a
         if wi == 0.0:
             continue
         d = x[i] - L0
-        if d > 0.0:
+        if d > cst[_DSNAP] * abs(x[i]):  # (models._D_SNAP: above by more than round-off)
             ell, z, ome, ez = _unit_curve(d, s, logw, z_max)
         else:
             ell = -logw
@@ -179,7 +180,7 @@ def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a
         if wi == 0.0:
             continue
         d = x[i] - L0
-        above = d > 0.0
+        above = d > cst[_DSNAP] * abs(x[i])
         ell = S[0, i]
         z = S[1, i]
         ome = S[2, i]
@@ -814,7 +815,8 @@ def _profiled_all(pts, x, expo, N, W, a_lo, a_hi, cst, nll):
             D = 0.0
             for i in range(n):
                 d = x[i] - L0
-                if d > 0.0 and W[b, i] != 0.0:  # (a run left out costs nothing)
+                # (a run left out costs nothing)
+                if d > cst[_DSNAP] * abs(x[i]) and W[b, i] != 0.0:
                     S[i] = _unit_curve(d, s, logw, z_max)[2]
                 else:
                     S[i] = 0.0

@@ -20,6 +20,11 @@ __all__ = ["Model", "Weibull4", "UserModel", "WEIBULL4"]
 
 # Weibull exponents are capped here: exp(-z) is exactly 0 in float64 well before.
 _Z_LOG_MAX = 700.0
+# A run counts as above the threshold when L - let_th exceeds this fraction of L (about 4
+# ulp).  A let_th on a run's LET, reached through the solver's log(cap - let_th)
+# coordinate, lands an ulp off it; "above" by an ulp, the run had a second derivative in
+# let_th of 1e14 and the Newton steps shrank to a crawl (docs/bootstrap.md).
+_D_SNAP = 1e-15
 
 
 @dataclass(frozen=True)
@@ -165,7 +170,7 @@ class Weibull4(Model):
         s = theta[:, 2:3]
         w = theta[:, 3:4]
         d = x[None, :] - L0
-        above = d > 0.0
+        above = d > _D_SNAP * np.abs(x)[None, :]
         # Safe logs: below threshold everything is forced to exactly 0 below.
         d_safe = np.where(above, d, 1.0)
         ell = np.log(d_safe) - np.log(w)  # log((L - L0)/w)
