@@ -304,6 +304,18 @@ def test_bca_interval_matches_a_hand_computation():
     assert levels == pytest.approx([0.0229, 0.8768], abs=1e-4)
 
 
+def test_bca_counts_round_off_neighbours_of_the_estimate_as_ties():
+    # Replicates that stop on the estimate's kink or bound land there up to round-off
+    # (an audit found draws at 1 - 2e-10 for an estimate of 1): they tie, as in the
+    # ties_at_estimate diagnostic, instead of counting as below.
+    draws = np.array([0.5, 0.8, 1.0 - 2e-10, 1.0 - 1e-10, 1.0, 1.0 + 3e-10, 1.4, 1.9])
+    _, _, z0 = bca_interval(draws, 1.0, 0.0, 0.9)
+    assert z0 == pytest.approx(stats.norm.ppf((2 + 0.5 * 4) / 8), rel=1e-12)
+    # 1e-8 away is no tie
+    _, _, z0 = bca_interval(np.array([0.5, 1.0 - 1e-8, 1.0, 1.5]), 1.0, 0.0, 0.9)
+    assert z0 == pytest.approx(stats.norm.ppf((2 + 0.5) / 4), rel=1e-12)
+
+
 def test_bca_with_no_bias_and_no_acceleration_is_the_percentile_interval():
     draws = np.random.default_rng(7).gamma(2.0, size=2001)
     estimate = float(np.median(draws))  # one draw equals it, half the others are below

@@ -133,15 +133,21 @@ def influence_slopes(fr: FitResult) -> tuple[np.ndarray | None, str]:
     return b, "implicit-function slopes H^-1 J_i / lambda_i at the MLE"
 
 
+TIE_RTOL = 1e-9  # a draw this close (relative) to the estimate ties with it (z0, diagnostics)
+
+
 def bca_interval(draws: np.ndarray, estimate: float, a: float, cl: float):
     """BCa interval of one parameter; returns (low, high, z0).
 
-    z0 = Phi^-1(fraction of replicates below the estimate, ties counted half);
+    z0 = Phi^-1(fraction of replicates below the estimate, ties counted half); a tie is
+    a draw within relative 1e-9 of the estimate (``TIE_RTOL``, as ``ties_at_estimate``:
+    replicates on the estimate's bound or kink land there up to round-off);
     the percentile levels are Phi(z0 + (z0 + z) / (1 - a (z0 + z))) for z = +/- z_{(1+cl)/2}.
     """
     draws = np.asarray(draws, float)
     B = draws.size
-    frac = (np.sum(draws < estimate) + 0.5 * np.sum(draws == estimate)) / B
+    tie = np.isclose(draws, estimate, rtol=TIE_RTOL, atol=0.0)
+    frac = (np.sum((draws < estimate) & ~tie) + 0.5 * np.sum(tie)) / B
     frac = np.clip(frac, 0.5 / B, 1 - 0.5 / B)
     z0 = float(ndtri(frac))
     out = []
@@ -619,7 +625,7 @@ def _diagnostics(r: BootstrapResult, D, se, corr) -> dict:
         if level != "ideal":
             flags.append(f"{n}: skewness {s:+.2f} ({level})")
     # Replicates that land exactly on the estimate (a bound, a kink): they drive BCa's z0.
-    ties = {n: float(np.mean(np.isclose(D[:, k], r.theta_hat[k], rtol=1e-9, atol=0.0)))
+    ties = {n: float(np.mean(np.isclose(D[:, k], r.theta_hat[k], rtol=TIE_RTOL, atol=0.0)))
             for k, n in enumerate(names)}
     half = D.shape[0] // 2
     c1 = np.atleast_2d(np.cov(D[:half], rowvar=False))
