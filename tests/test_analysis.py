@@ -369,6 +369,9 @@ def test_guarded_quotes_percentile_where_the_rule_quotes_bca_on_a_bound(cic):
     dec = g.decision("interval")
     assert dec.overridden and dec.automatic == "bca" and "guarded rule" in dec.reason
     assert not any(m.startswith("BCa quoted") for m in g.messages)
+    # the bootstrap section says the same (review: it said BCa and flagged it)
+    assert g.bootstrap.ci_method == "percentile"
+    assert not any("prefer --ci percentile" in f for f in g.bootstrap.diagnostics["flags"])
     assert g.interval("w") == tuple(g.intervals["parameters"]["w"]["percentile"][k]
                                     for k in ("low", "high"))
     # Where the rule does not pick BCa with a bound, guarded is the rule.
@@ -402,3 +405,23 @@ def test_one_sided_zero_event_limits(all_zero):
     assert all_zero.fit.upper_limits[0].sided == "two-sided"
     with pytest.raises(ValueError, match="sided"):
         analyze("example:bootstrap_article", sided="upper")
+
+
+def test_sidedness_changes_the_printed_limits_not_the_zero_rule():
+    # A zero-event run at LET 4.5 where the curve fitted without it expects 3.3 events:
+    # above the one-sided 95 % limit (3.0), below the two-sided one (3.69).  zeros="auto"
+    # judges against the two-sided limit either way (review finding: one-sided used to
+    # switch the fit to include and move let_th).
+    df = pd.DataFrame({"let": [5, 10, 20, 40, 80, 4.5], "fluence": [1e7] * 5 + [1.0],
+                       "events": [10, 40, 90, 150, 170, 0]})
+    fr = seufit.fit(df)
+    df.loc[5, "fluence"] = 3.3 / fr.model.value(fr.theta[None, :], np.array([4.5]))[0, 0]
+    got = {}
+    for sided in ("two-sided", "one-sided"):
+        a = analyze(df, seed=1, n_boot=0, profile=False, n_sweep=0, zeros="auto", sided=sided)
+        got[sided] = a
+        assert a.decision("zeros").choice == "exclude"
+    np.testing.assert_array_equal(got["one-sided"].fit.theta, got["two-sided"].fit.theta)
+    # what is shown does follow the sidedness: the one-sided limit is exceeded
+    (u,) = got["one-sided"].fit.upper_limits
+    assert u.sided == "one-sided" and u.curve_below is False

@@ -576,9 +576,26 @@ def test_intervals_are_clipped_where_the_data_rule_the_parameter_out(tmp_path):
     np.testing.assert_allclose(b.percentile[[0, 2, 3], 1],
                                np.quantile(b.draws[:, [0, 2, 3]], 0.975, axis=0))
     assert "clipped at 2" in str(b) and json.loads(json.dumps(b.to_dict()))
-    back = seufit.load_bootstrap(b.save(tmp_path / "d.npz"))
+    path = b.save(tmp_path / "d.npz")
+    back = seufit.load_bootstrap(path)
     assert back.percentile[1, 1] == 2.0 and back.diagnostics["clipped_to_data"] == \
         b.diagnostics["clipped_to_data"]
+    # An archive from before the limits were recorded: under exclude every resampled run
+    # had events, so the limit is their lowest LET; under include it is unknown (noted).
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+    del meta["data_limits"]
+    for zeros in ("exclude", "include"):
+        meta["zeros"] = zeros
+        arrays["meta"] = np.array(json.dumps(meta))
+        np.savez(tmp_path / "old.npz", **arrays)
+        old = seufit.load_bootstrap(tmp_path / "old.npz")
+        if zeros == "exclude":
+            assert old.percentile[1, 1] == 2.0 and not old.diagnostics["notes"][1:]
+        else:
+            assert old.percentile[1, 1] == pytest.approx(raw_hi, rel=1e-12)
+            assert "not clipped" in old.diagnostics["notes"][-1]
 
 
 def test_a_weibull_with_its_own_formula_gets_no_data_limits():

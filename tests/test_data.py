@@ -117,7 +117,8 @@ def test_commented_out_runs_are_counted_not_silent(csv_file):
     # A run commented out, or a run id starting with '#', is skipped as a comment: the
     # data's notes (printed with every result) say how many and where.
     d = load(csv_file("# header comment, a, b, c\nrun,let,fluence,events\n#1,1,1e7,3\n"
-                      "2,5,1e7,10\n# 3, 10, 1e7, 30\n# note: beam unstable\n4,20,1e7,50\n"))
+                      "2,5,1e7,10\n# 3, 10, 1e7, 30\n# note: beam unstable\n"
+                      "# beam off, restart, see, log\n4,20,1e7,50\n"))
     np.testing.assert_array_equal(d.let, [5.0, 20.0])
     (note,) = [n for n in d.notes if "'#'" in n]
     assert note.startswith("2 line(s)") and "(lines 3, 5)" in note
@@ -207,7 +208,9 @@ def test_pooled_devices_repeated_rows_and_inconsistent_fluence_are_named(csv_fil
 
 @pytest.mark.parametrize("column, ok", [
     ("LET (MeV cm2/mg)", True), ("LET [MeV·cm²/mg]", True), ("LET (MeV-cm^2/mg)", True),
-    ("LET (MeV cm2 mg-1)", True), ("LET [keV/um]", False), ("LET (a.u.)", False),
+    ("LET (MeV cm2 mg-1)", True), ("LET [keV/um]", False), ("LET (MeV)", False),
+    # words in brackets are labels, not units (a review found these refused)
+    ("LET (nominal)", True), ("Fluence (total)", True), ("Fluence (ions per cm2)", True),
     ("Fluence [ions/cm2]", True), ("Fluence (cm-2)", True), ("fluence (ions·cm⁻²)", True),
     ("Fluence (1/cm^2)", True), ("Fluence (ions/m2)", False), ("Fluence [ions/um2]", False),
     ("angle (deg)", True), ("tilt [°]", True), ("angle (rad)", False),
@@ -238,5 +241,7 @@ def test_spreadsheet_exports(csv_file):
     with pytest.raises(DataError, match=r"row 1 \(line 2\), column 'let': '1,3' is not a "
                                         r"number \(a decimal comma\? .* 1\.3\)$"):
         load(csv_file("let;fluence;events\n1,3;1e7;3\n"))
+    with pytest.raises(DataError, match=r"e\.g\. 1\.000; or a thousands separator: 1000\)$"):
+        load(csv_file("let;fluence;events\n1,000;1e7;3\n"))
     with pytest.raises(DataError, match=r"'abc' is not a number$"):
         load(csv_file("let;fluence;events\nabc;1e7;3\n"))

@@ -216,6 +216,12 @@ def test_a_given_profile_gives_the_same_sweep_and_analyze_names_its_box():
     assert given.box_source == "profile" and given.profile is prof
     with pytest.raises(ValueError, match="profile_result"):
         sweep(fr, 100, seed=4, profile_result=profile(fr, 0.9, params=["s"]))
+    # Another fit's profile (bootstrap_article under include, for its exclude fit).
+    exc = seufit.fit("example:bootstrap_article")
+    inc = seufit.fit("example:bootstrap_article", zeros="include")
+    assert not np.array_equal(exc.theta, inc.theta)
+    with pytest.raises(ValueError, match="of this fit"):
+        sweep(exc, 100, seed=4, profile_result=profile(inc, 0.95))
     # analyze hands its profile over: the record says "profile", not "user"
     a = seufit.analyze("example:mle_article", seed=1, n_boot=0, n_sweep=3000)
     assert a.sweep.box_source == "profile" and a.sweep.profile is a.profile

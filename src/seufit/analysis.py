@@ -52,7 +52,7 @@ from .checks import (
 from .data import TestData
 from .fit import FitResult, as_data, fit, select_variant
 from .gof import MIN_DOF, GoodnessOfFit, goodness_of_fit
-from .limits import SIDES, garwood_interval, zero_event_limits
+from .limits import SIDES, garwood_interval, upper_limit, zero_event_limits
 from .models import WEIBULL4
 from .parallel import resolve_seed
 from .uncertainty.bootstrap import (
@@ -657,11 +657,16 @@ def rule_zeros_refit(fr: FitResult) -> str | None:
     str or None
         None when the curve respects every zero-event upper limit.
     """
-    bad = [u for u in fr.upper_limits if u.curve_below is False]
+    # Judged against the two-sided limits (the articles' 3.7/fluence at 95 %) whatever the
+    # sidedness the report shows: --sided changes what is printed, not the fit.
+    def two_sided(u):
+        return u.sigma_upper * float(upper_limit(0, u.cl, "two-sided")) / u.events_upper
+
+    bad = [u for u in fr.upper_limits if u.sigma_fit is not None and u.sigma_fit > two_sided(u)]
     if not bad:
         return None
-    text = ", ".join(f"{u.label} (LET {u.let:.3g}: curve {u.sigma_fit / u.sigma_upper:.2g} x "
-                     "limit)" for u in bad)
+    text = ", ".join(f"{u.label} (LET {u.let:.3g}: curve {u.sigma_fit / two_sided(u):.2g} x "
+                     "two-sided limit)" for u in bad)
     return (f"with the zeros left out the fitted curve exceeds the upper limit of {text}: the "
             "zeros contradict the curve, so they enter the likelihood (refit with include)")
 
@@ -1232,7 +1237,7 @@ def analyze(
     if cfg is not None:
         try:
             boot = bootstrap(fr, n_boot=nb, seed=seed, config=config,
-                             ci=ci if ci in ("percentile", "bca") else "auto", cl=cl,
+                             ci=ci if ci in ("percentile", "bca", "guarded") else "auto", cl=cl,
                              jobs=jobs, executor=executor, progress=progress)
         except ValueError as exc:  # e.g. too few successful replicates to summarise
             boot_error = _err(exc)

@@ -68,8 +68,15 @@ _UNITS = {
 }
 
 
+# Bracket text that reads as a unit (a slash, a digit, an exponent, a unit symbol);
+# other words ("LET (nominal)", "fluence (total)") are labels, not units.
+_UNIT_LIKE = re.compile(r"[/\d°^²⁻µμ]|\b(cm|mm|um|m|ev|kev|mev|gev|mg|rad|mrad|deg|degs|degree|"
+                        r"degrees|ions?|particles)\b", re.I)
+
+
 def _unit_key(unit: str) -> str:
     u = unit.strip().lower().replace("²", "2").replace("⁻", "-").replace("¹", "1")
+    u = re.sub(r"\s+per\s+", "/", u)  # "ions per cm2"
     u = u.replace("µ", "u").replace("μ", "u")
     u = re.sub(r"[\s·\*\^\.]", "", u)
     if "cm-2" not in u:
@@ -81,7 +88,7 @@ def _check_unit(label: str, key: str, column: str) -> None:
     """A unit in the header of ``column`` (``key``: let, fluence, angle) must be the one
     seufit reads; one line naming the column otherwise."""
     m = re.search(r"[\(\[](.*?)[\)\]]", column)
-    if key not in _UNITS or m is None or not m.group(1).strip():
+    if key not in _UNITS or m is None or not _UNIT_LIKE.search(m.group(1)):
         return
     ok, pretty, plain = _UNITS[key]
     if _unit_key(m.group(1)) not in ok:
@@ -335,7 +342,8 @@ def _commented_rows(all_lines, header_line: int, delim: str, n_fields: int) -> s
             rec = next(csv.reader([body[1:]], delimiter=delim))
         except (csv.Error, StopIteration):
             continue
-        if len(rec) == n_fields:
+        # ... and at least three numbers (LET, fluence, events): not a sentence with commas
+        if len(rec) == n_fields and sum(not math.isnan(_number(c)) for c in rec) >= 3:
             hits.append(lineno)
     if not hits:
         return None
@@ -381,9 +389,12 @@ def _build(header, rows, where, label, digest, tilt, skipped=None) -> TestData:
             try:
                 val = float(txt)
             except ValueError:
-                hint = (" (a decimal comma? write it with a point, e.g. "
-                        f"{txt.replace(',', '.')})" if re.fullmatch(r"[-+]?\d*,\d+(e[-+]?\d+)?",
-                                                                    txt, re.I) else "")
+                hint = ""
+                if re.fullmatch(r"[-+]?\d*,\d+(e[-+]?\d+)?", txt, re.I):
+                    hint = (" (a decimal comma? write it with a point, e.g. "
+                            f"{txt.replace(',', '.')}"
+                            + (f"; or a thousands separator: {txt.replace(',', '')}"
+                               if re.fullmatch(r"[-+]?\d+,\d{3}", txt) else "") + ")")
                 raise DataError(f"{label}: {where[i]}, column '{header[j]}': '{txt}' is not a "
                                 f"number{hint}") from None
             if not math.isfinite(val):

@@ -422,18 +422,27 @@ def load_bootstrap(path: str | Path, cl: float | None = None, ci: str = "auto",
                        a_request=meta.get("a_request", "regression"),
                        slopes_reason=meta.get("slopes_reason", ""),
                        runs_left_out=meta.get("runs_left_out"),
-                       data_limits=_limits_from_meta(meta.get("data_limits")), **raw)
+                       data_limits=_archived_limits(meta, raw["let"]), **raw)
     # "auto" keeps the archived method and its reason.
     stub = replace(stub, ci_method=meta["ci_method"], ci_reason=meta["ci_reason"])
     return _summarise(stub, cl=meta["cl"] if cl is None else cl, ci=ci,
                       acceleration=acceleration)
 
 
-def _limits_from_meta(rows) -> np.ndarray | None:
-    if rows is None:
-        return None
-    return np.array([[-np.inf if lo is None else lo, np.inf if hi is None else hi]
-                     for lo, hi in rows], float)
+def _archived_limits(meta: dict, let: np.ndarray) -> np.ndarray | None:
+    """The data's limits of an archive; for one saved before they were recorded, the
+    Weibull's (let_th below the lowest LET with events) where the archive shows it: under
+    zeros="exclude" every resampled run had events.  Else None (no clipping, noted)."""
+    rows = meta.get("data_limits")
+    if rows is not None:
+        return np.array([[-np.inf if lo is None else lo, np.inf if hi is None else hi]
+                         for lo, hi in rows], float)
+    names = tuple(meta["names"])
+    if meta.get("zeros") == "exclude" and names == ("sigma_sat", "let_th", "s", "w"):
+        lim = np.tile([-np.inf, np.inf], (len(names), 1))
+        lim[1, 1] = float(np.min(let))
+        return lim
+    return None
 
 
 def _clip_to_data(r: BootstrapResult, perc: np.ndarray, bca: np.ndarray) -> dict:
@@ -452,7 +461,8 @@ def _clip_to_data(r: BootstrapResult, perc: np.ndarray, bca: np.ndarray) -> dict
         raw = {"percentile": perc[k].tolist(), "bca": bca[k].tolist()}
         perc[k] = np.clip(perc[k], lo, hi)
         bca[k] = np.clip(bca[k], lo, hi)
-        if raw["percentile"] != perc[k].tolist() or raw["bca"] != bca[k].tolist():
+        if not (np.array_equal(raw["percentile"], perc[k], equal_nan=True)
+                and np.array_equal(raw["bca"], bca[k], equal_nan=True)):
             out[n] = {"limits": [float(lo) if np.isfinite(lo) else None,
                                  float(hi) if np.isfinite(hi) else None],
                       "unclipped": raw}
@@ -582,6 +592,9 @@ def _summarise_blas1(r: BootstrapResult, cl: float, ci: str, pool,
     diag = _diagnostics(r, D, se, corr)
     diag["clipped_to_data"] = clipped
     diag["notes"] = clip_notes(clipped, method)  # the quoted method's (the JSON has both)
+    if r.data_limits is None and r.fit is None:
+        diag["notes"].append("an archive from before the data's limits were recorded: its "
+                             "intervals are not clipped to them")
     if method == "bca" and r.at_bound:
         # Half the replicates tie with an estimate on a bound, which drives z0; the
         # coverage study (docs/bootstrap.md) found BCa under-covering there.

@@ -322,9 +322,10 @@ def sweep(
         messages.append(sfit.note)
     if profile_result is not None and (
             profile_result.cl != cl or profile_result.statistic != stat
-            or tuple(profile_result.params) != tuple(names)):
-        raise ValueError("profile_result must profile every parameter at the sweep's cl and "
-                         "statistic")
+            or tuple(profile_result.params) != tuple(names)
+            or not np.array_equal(profile_result.theta, np.asarray(sfit.theta, float))):
+        raise ValueError("profile_result must profile every parameter of this fit at the "
+                         "sweep's cl and statistic")
     blo, bhi, source, prof = _resolve_box(box, fit_result, names, lo, hi, cl, stat, messages,
                                           profile_result)
     if np.any(~np.isfinite(blo) | ~np.isfinite(bhi)) or np.any(bhi < blo):
