@@ -109,7 +109,8 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     extra = args.extra_starts
     print(f"seufit {seufit.__version__}; {args.n} replicates per dataset, seed {args.seed}, "
-          f"extra_starts {extra}, zeros {args.zeros}; at optimum: NLL within {AT_OPT_TOL:g} of the reference")
+          f"extra_starts {extra}, zeros {args.zeros}; at optimum: NLL within "
+          f"{AT_OPT_TOL:g} of the reference")
     total_k = total_n = 0
     for name in args.datasets:
         t0 = time.perf_counter()
