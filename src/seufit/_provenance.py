@@ -57,6 +57,13 @@ def provenance(data, options: dict, seed: int | None = None, *, model=None,
     return out
 
 
+def fit_options(fit_result) -> dict:
+    """The fit's own options, prefixed ``fit_`` (zeros, tilt, bounds, ...): what the
+    bootstrap, profile and sweep intervals are of."""
+    opts = getattr(fit_result, "provenance", {}).get("options", {})
+    return {f"fit_{k}": v for k, v in opts.items()}
+
+
 def zeros_clause(prov: dict) -> str:
     """``", zeros=exclude"`` (or include) from a result's provenance, for text headers;
     empty when the fit's zero policy is not recorded (a user model's fit, say)."""

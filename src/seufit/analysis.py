@@ -989,7 +989,8 @@ def _collect_intervals(fr: FitResult, boot: BootstrapResult | None, prof, sw,
                 lo, hi = float(arr[k, 0]), float(arr[k, 1])
                 notes = bound_note(k, lo, hi)
                 cut = boot.diagnostics.get("clipped_to_data", {}).get(n)
-                if cut is not None and cut["unclipped"][m] != [lo, hi]:
+                if cut is not None and not np.array_equal(cut["unclipped"][m], [lo, hi],
+                                                          equal_nan=True):
                     raw = cut["unclipped"][m]
                     notes.append(f"clipped to the data's limit, unclipped [{raw[0]:.4g}, "
                                  f"{raw[1]:.4g}]")

@@ -286,12 +286,12 @@ def pre_fit_checks(data: TestData | str | os.PathLike | pd.DataFrame,
     elif n_hit < n_par:
         out.append(Check("events", "FAIL", value, f"only {n_hit} run(s) with events: the "
                          f"{n_par} Weibull parameters cannot be fitted"))
-    elif np.unique(d.let[hit]).size < n_par:
+    elif (n_let := np.unique(d.let[hit]).size) < n_par:
         # Runs at one LET are one point of the curve, however many there are (the fit's
         # and the curve rule's test).
-        out.append(Check("events", "FAIL", value, f"runs with events at only "
-                         f"{np.unique(d.let[hit]).size} distinct LET value(s): the {n_par} "
-                         "Weibull parameters cannot be fitted"))
+        out.append(Check("events", "FAIL", value, f"runs with events at only {n_let} "
+                         f"distinct LET value(s): the {n_par} Weibull parameters cannot be "
+                         "fitted"))
     elif dof < MIN_DOF_GOF:
         out.append(Check("events", "WARNING", value, f"{n_fit} point(s) in the fit for {n_par} "
                          f"parameters ({dof} degree(s) of freedom): the goodness of fit cannot "

@@ -266,12 +266,18 @@ class FitResult:
         }
 
 
-def on_kink(model, x: np.ndarray, theta: np.ndarray) -> bool:
-    """Whether the model's kink parameter (the Weibull's let_th) sits on one of the LETs
-    ``x`` of runs in the likelihood, where the NLL has a corner."""
+def kink_runs(model, x: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Mask of the runs (LETs ``x`` in the likelihood) on whose LET the model's kink
+    parameter (the Weibull's let_th) sits, where the NLL has a corner."""
     kj = getattr(model, "kink_param", None)
-    return kj is not None and bool(np.any(np.abs(np.asarray(x) - theta[kj])
-                                          <= 1e-7 * max(1.0, abs(theta[kj]))))
+    if kj is None:
+        return np.zeros(np.shape(x), bool)
+    return np.abs(np.asarray(x) - theta[kj]) <= 1e-7 * max(1.0, abs(theta[kj]))
+
+
+def on_kink(model, x: np.ndarray, theta: np.ndarray) -> bool:
+    """Whether the kink parameter sits on the LET of a run in the likelihood."""
+    return bool(np.any(kink_runs(model, x, theta)))
 
 
 def _hessian_analysis(H: np.ndarray, theta: np.ndarray):
@@ -478,7 +484,7 @@ def fit(
         name = model.names[kj]
         hstatus += (f"; {name} sits on a tested LET (a kink of the likelihood): the Hessian "
                     "is one-sided and Wald intervals are not valid there")
-        on = np.abs(np.asarray(x) - theta[kj]) <= 1e-7 * max(1.0, abs(theta[kj]))
+        on = kink_runs(model, x, theta)
         which = ("a zero-event run, kept under zeros=include" if np.all(N[on] == 0) else
                  "a run with events: the lowest LET with events, the cap of let_th")
         messages.append(f"{name} = {theta[kj]:.6g} lies exactly on the LET of a run in the "

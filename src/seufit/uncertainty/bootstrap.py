@@ -29,7 +29,7 @@ from scipy.stats import skew
 
 from .._format import html_table, text_table
 from .._io import npz_bytes, write_atomic
-from .._provenance import provenance, versions
+from .._provenance import fit_options, provenance, versions
 from ..estimator import FAILURE_CAUSES, MIN_NONZERO, fit_counts
 from ..fit import FitResult
 from ..likelihood import poisson_deviance
@@ -437,11 +437,10 @@ def _archived_limits(meta: dict, let: np.ndarray) -> np.ndarray | None:
     if rows is not None:
         return np.array([[-np.inf if lo is None else lo, np.inf if hi is None else hi]
                          for lo, hi in rows], float)
-    names = tuple(meta["names"])
-    if meta.get("zeros") == "exclude" and names == ("sigma_sat", "let_th", "s", "w"):
-        lim = np.tile([-np.inf, np.inf], (len(names), 1))
-        lim[1, 1] = float(np.min(let))
-        return lim
+    from ..models import WEIBULL4
+
+    if meta.get("zeros") == "exclude" and tuple(meta["names"]) == WEIBULL4.names:
+        return WEIBULL4.data_limits(let, np.ones_like(let))  # every run had events
     return None
 
 
@@ -896,9 +895,7 @@ def bootstrap(
     options = {"n_boot": n_boot, "config": config, "ci": ci, "cl": cl,
                "acceleration": acceleration, "zeros": fit_result.zeros, "tol": tol,
                "n_starts": len(starts), "extra_starts": extra_starts, "corner_start": corner,
-               "screen_grid": len(grid), **{f"fit_{k}": v for k, v in
-                                                        fit_result.provenance.get("options",
-                                                                                  {}).items()}}
+               "screen_grid": len(grid), **fit_options(fit_result)}
     units = list(fit_result.model.units)
     if fit_result.model.names[:1] == ("sigma_sat",):
         units[0] = fit_result.data.sigma_unit

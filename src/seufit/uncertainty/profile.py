@@ -35,7 +35,7 @@ import numpy as np
 from scipy.stats import norm
 
 from .._format import html_block, text_table
-from .._provenance import provenance, zeros_clause
+from .._provenance import fit_options, provenance, zeros_clause
 from ..data import TestData
 from ..fit import fit
 from ..optimize import minimize_batch
@@ -624,9 +624,7 @@ def profile(
 
     options = {"cl": cl, "params": list(params), "statistic": sfit.statistic.to_dict(),
                "grid": list(grid), "tol": tol, "seed": seed, "model": model.label,
-               # The fit's own options (zeros, tilt, bounds, ...): what the intervals are of.
-               **{f"fit_{k}": v for k, v in
-                  getattr(fit_result, "provenance", {}).get("options", {}).items()}}
+               **fit_options(fit_result)}
     units = list(model.units)
     if names[:1] == ("sigma_sat",) and hasattr(fit_result.data, "sigma_unit"):
         units[0] = fit_result.data.sigma_unit

@@ -31,7 +31,7 @@ from scipy.stats import qmc
 
 from .._format import html_block, text_table
 from .._io import write_atomic
-from .._provenance import provenance, zeros_clause
+from .._provenance import fit_options, provenance, zeros_clause
 from ..statistics import Statistic, fit_statistic
 from .profile import ProfileResult, delta_for, profile
 
@@ -398,9 +398,7 @@ def sweep(
     options = {"n": n, "method": method, "statistic": stat.to_dict(), "cl": cl,
                "box": {"source": source, "lower": blo.tolist(), "upper": bhi.tolist()},
                "chunk": chunk, "model": model.label,
-               # The fit's own options (zeros, tilt, bounds, ...): what the intervals are of.
-               **{f"fit_{k}": v for k, v in
-                  getattr(fit_result, "provenance", {}).get("options", {}).items()}}
+               **fit_options(fit_result)}
     return SweepResult(
         names=names, units=tuple(units), theta=np.asarray(sfit.theta, float), fun_min=fun_min,
         sample_min=sample_min, cl=cl, delta=delta, statistic=stat, method=method, n=n,
