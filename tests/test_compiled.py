@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from reference import brute_force_nll, finite_diff_hessian, poisson_nll_grad
+from reference import brute_force_nll, brute_force_profiled, finite_diff_hessian, poisson_nll_grad
 
 from seufit import _compiled
 from seufit.likelihood import PoissonObjective
@@ -446,7 +446,8 @@ def test_a_row_on_a_zero_run_kink_converges_instead_of_crawling(backend):
     # log(cap - let_th) coordinate reaches an ulp below 2: "above" by an ulp, the run had
     # a second derivative of 1e14 in let_th and the row gained 8e-6 NLL per iteration up
     # to the iteration limit.  Within models._D_SNAP of its LET the run is off: the row
-    # pins let_th on the kink and converges.
+    # pins let_th on the kink, and once the rest has converged it is released and leaves
+    # the kink for its optimum at let_th = 2.86 (brute force).
     import seufit
 
     fr = seufit.fit("example:bootstrap_article", zeros="include")
@@ -460,9 +461,38 @@ def test_a_row_on_a_zero_run_kink_converges_instead_of_crawling(backend):
         res = minimize_batch(obj, th0, lo, hi, WEIBULL4.transforms, kinks=obj.kinks,
                              tol=1e-10, max_iter=100)
     assert res.converged[0] and res.n_iter[0] < 40
-    assert res.theta[0, 1] == pytest.approx(2.0, abs=1e-12)
-    assert res.fun[0] < -308.44  # the crawl stopped at -307.375 after 100 iterations
+    ref_f, ref_th = brute_force_profiled(fd.let, fd.exposure, N[0])
+    assert res.fun[0] == pytest.approx(ref_f, abs=1e-9)  # the crawl stopped 1.09 above it
+    assert res.theta[0, 1] == pytest.approx(ref_th[1], abs=1e-5)
     # The model: a run an ulp above let_th is off, one 1e-14 above it is on.
     x = np.array([2.0])
     assert WEIBULL4.value(np.array([[1.0, np.nextafter(2.0, 0.0), 0.1, 1.0]]), x)[0, 0] == 0.0
     assert WEIBULL4.value(np.array([[1.0, 2.0 - 1e-14, 0.1, 1.0]]), x)[0, 0] > 0.01
+
+
+@pytest.mark.parametrize("backend", ["auto", "numpy"])
+@pytest.mark.parametrize("let_th0", [0.9, None])
+def test_a_pin_on_a_kink_is_released_at_convergence(backend, let_th0):
+    # bootstrap_article under zeros="include", a replicate whose optimum lies 2.7e-5 below
+    # the zero-event run's LET (1).  Arriving there with s near 1, the step off the kink
+    # does not pay and let_th is pinned on it; with s converged to 1.09 it does.  Without
+    # the release the row converged on the kink, 1.6e-6 above its optimum.
+    import seufit
+
+    fr = seufit.fit("example:bootstrap_article", zeros="include")
+    fd = fr.fit_data
+    N = np.array([[0.0, 3, 4, 18, 21, 27, 39, 35]])
+    W = np.ones_like(N)
+    lo, hi = WEIBULL4.batch_bounds(fd.let, N, fd.exposure, W)
+    obj = PoissonObjective(WEIBULL4, fd.let, fd.exposure, N, W)
+    start = fr.theta.copy()
+    if let_th0 is not None:
+        start[1] = let_th0
+    th0 = clip_inside(start[None, :], lo, hi)
+    with solver_backend(backend):
+        res = minimize_batch(obj, th0, lo, hi, WEIBULL4.transforms, kinks=obj.kinks,
+                             tol=1e-10, max_iter=100)
+    ref_f, ref_th = brute_force_profiled(fd.let, fd.exposure, N[0])
+    assert res.converged[0]
+    assert res.fun[0] == pytest.approx(ref_f, abs=1e-9)
+    assert 1.0 - res.theta[0, 1] == pytest.approx(1.0 - ref_th[1], rel=1e-2)

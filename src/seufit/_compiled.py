@@ -31,14 +31,15 @@ from . import models as _models
 from . import optimize as _opt
 
 # Indices into the constants array.
-_LAM_FLOOR, _ZMAX, _EPS_ACT, _CAP_FL, _WMAX, _BP_MIN, _RO_REL, _DSNAP = range(8)
+(_LAM_FLOOR, _ZMAX, _EPS_ACT, _CAP_FL, _WMAX, _BP_MIN, _RO_REL, _DSNAP, _LS_REL,
+ _LS_SHR) = range(10)
 
 
 def _constants() -> np.ndarray:
     """The solver constants, read at call time from their modules (see above)."""
     return np.array([_lik.LAMBDA_FLOOR, _models._Z_LOG_MAX, _opt.EPS_ACTIVE, _opt.CAP_FLOOR,
                      _opt.LOGCAP_MAX_WIDTH, _opt.BREAKPOINT_MIN, _opt.ROUNDOFF_REL,
-                     _models._D_SNAP])
+                     _models._D_SNAP, _opt.LS_RELEASED, _opt.LS_RELEASED_SHRINK])
 
 try:  # pragma: no cover - exercised by the environment, not by a test
     import numba
@@ -96,6 +97,20 @@ def _kink_side(v, kvi):
         elif v >= k - e:
             code += 1
     return code
+
+
+@_jit_inline
+def _pinned_on_kink(v, kvi, lo, hi):
+    """Whether ``v`` sits on one of the live kinks ``kvi`` (internal coordinates, NaN:
+    none) within the pin tolerance, and not on a bound (``optimize._pinned_on_kink``)."""
+    w_r = max(hi - lo, 1e-12)
+    e_r = 1e-9 * (w_r if math.isfinite(w_r) else 1.0)
+    if v <= lo + e_r or v >= hi - e_r:
+        return False
+    for k in kvi:
+        if abs(v - k) <= e_r:
+            return True
+    return False
 
 
 @_jit_inline
@@ -448,6 +463,10 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
     n_iter = 0
     status = 1
     pg = np.inf
+    # A pin on a kink is provisional: it was set where the line search failed, with the
+    # other parameters not yet converged.  At convergence it is released once, and the
+    # row goes on if a step off the kink now pays (optimize.minimize_batch).
+    released = False
     if not math.isfinite(f):
         out_i[0], out_i[1], out_i[2] = 3, 0, 1
         return f, pg, act_lo, act_hi
@@ -543,6 +562,12 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
         if status == 3:
             break
         if (posdef and 0.5 * dec < tol) or (pg < 1e-13 and push_dec < tol):
+            if (kj >= 0 and pinned[kj] and not released
+                    and _pinned_on_kink(phi[kj], kv, lo_i[kj], hi_i[kj])):
+                pinned[kj] = False
+                released = True
+                have_derivs = True  # g and H are still those at phi
+                continue
             status = 0
             break
         # Box of the line search; the kink parameter stops at the next kink on its way.
@@ -573,7 +598,10 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
         accepted = False
         f_old = f
         f_new = f
-        for _ls in range(40):
+        # After a released pin, backtrack by tenths: the step off the kink that pays is
+        # tiny when it exists, and a row whose kink is its optimum fails every trial.
+        n_ls, shrink = (int(cst[_LS_REL]), cst[_LS_SHR]) if released else (40, 0.5)
+        for _ls in range(n_ls):
             slope = 0.0
             for a in range(p):
                 # epsilon-active variables move towards their bound, onto it at alpha = 1
@@ -606,18 +634,29 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
             if first:
                 alpha = _first_backtrack(phi, step, push, s_lo, s_hi, cst[_BP_MIN])
             else:
-                alpha *= 0.5
+                alpha *= shrink
         if accepted:
             for a in range(p):
                 phi[a] = trial[a]
             f = f_new
             if (abs(f_old - f_new) <= 1e-15 * max(1.0, abs(f_old))
                     and 0.5 * dec < _roundoff(tol, f_old, cst)):
+                if (kj >= 0 and pinned[kj] and not released
+                        and _pinned_on_kink(phi[kj], kv, lo_i[kj], hi_i[kj])):
+                    pinned[kj] = False
+                    released = True
+                    continue
                 status = 0
                 break
             continue
         # No descent: at a kink or at round-off level.
         if 0.5 * dec < _roundoff(tol, f_old, cst):
+            if (kj >= 0 and pinned[kj] and not released
+                    and _pinned_on_kink(phi[kj], kv, lo_i[kj], hi_i[kj])):
+                pinned[kj] = False
+                released = True
+                have_derivs = True  # g and H are still those at phi
+                continue
             status = 0
             break
         # Pin the kink parameter when it sits on a kink or a bound; else stalled.

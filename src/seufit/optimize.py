@@ -95,6 +95,12 @@ STATUS = {0: "converged", 1: "max_iter", 2: "stalled", 3: "non_finite", 4: "join
 # three examples and the 30-event dataset, both zero policies): 0.1 and 0.01 lost no
 # replicate's optimum; 0.3 lost 1-2 per 5,000 with zeros="include", and a radius of 0.1
 # without the NLL condition lost one there (a start passing by, 0.25 NLL above).
+# A kink parameter's pin is released once at convergence (see minimize_batch); the line
+# searches after that backtrack by LS_RELEASED_SHRINK, at most LS_RELEASED trials (down
+# to 1e-13 of the first): a step off the kink that pays is tiny when it exists, and a
+# row whose kink is its optimum would otherwise spend 40 halvings to find that out.
+LS_RELEASED = 14
+LS_RELEASED_SHRINK = 0.1
 NEAR_RADIUS = 0.1
 NEAR_EXCESS = 1e-2
 # A row already this far below the known optimum has beaten it: it goes on.
@@ -376,6 +382,11 @@ def minimize_batch(
     # The kink parameter, pinned on a kink after a failed line search: for s < 1 its
     # one-sided slope is infinite there, so the gradient computed there cannot be trusted.
     pinned = np.zeros((B, p), bool)
+    # That pin is provisional: it was set where the line search failed, with the other
+    # parameters not yet converged.  At convergence it is released once, and the row goes
+    # on if a step off the kink now pays (a row stuck on the kink of a zero-event run with
+    # its optimum a hair below it, s near 1 when pinned).
+    released = np.zeros(B, bool)
     active = np.flatnonzero(np.isfinite(f))
     status[~np.isfinite(f)] = 3
     eye = np.eye(p)
@@ -515,10 +526,13 @@ def minimize_batch(
                 alpha[fail] = _first_backtrack(ph[kf], step[kf] + push[kf], step_lo[fail],
                                                step_hi[fail])
             else:
-                alpha[fail] *= 0.5
+                # after a released pin: tenths, LS_RELEASED trials (as the kernel)
+                alpha[fail] *= np.where(released[a[idx[fail]]], LS_RELEASED_SHRINK, 0.5)
             # A predicted gain at round-off level cannot be found by backtracking; such a
             # row ends as converged below either way, so it stops searching now.
             pending = pending[~ok & (0.5 * decrement[k] >= floor[k])]
+            if _ls + 1 >= LS_RELEASED:
+                pending = pending[~released[a[idx[pending]]]]
         rows_ok = a[idx[accepted]]
         phi[rows_ok] = new_phi[accepted]
         f[rows_ok] = new_f[accepted]
@@ -556,6 +570,18 @@ def minimize_batch(
         still[idx[tiny]] = False
         still &= status[a] != 3
         active = a[still]
+        if kinks is not None:
+            kj = kinks[0]
+            conv = a[status[a] == 0]
+            conv = conv[pinned[conv, kj] & ~released[conv]]
+            if conv.size:
+                back = conv[_pinned_on_kink(phi[conv, kj],
+                                            _live(co.kinks(kj, kinks[1], conv), live_rows, conv),
+                                            lo_i[conv, kj], hi_i[conv, kj])]
+                pinned[back, kj] = False
+                released[back] = True
+                status[back] = 1
+                active = np.union1d(active, back)
 
     return _result(phi, f, status, n_iter, n_eval, proj_grad, act_lo, act_hi, fixed, co)
 
@@ -618,6 +644,16 @@ def _split_kinks(kinks, data_rows):
     if live.shape[0] == 1:
         return (j, kv), np.broadcast_to(live, (data_rows.size, live.shape[1]))
     return (j, kv), live[data_rows]
+
+
+def _pinned_on_kink(v, kvi, lo, hi):
+    """Per row, whether ``v`` sits on one of its live kinks ``kvi (m, K)`` (internal
+    coordinates, NaN: none) within the pin tolerance, and not on a bound."""
+    w_r = np.maximum(hi - lo, 1e-12)
+    e_r = 1e-9 * np.where(np.isfinite(w_r), w_r, 1.0)
+    gap = np.abs(v[:, None] - kvi)
+    on = np.min(np.where(np.isnan(gap), np.inf, gap), axis=1) <= e_r
+    return on & (v > lo + e_r) & (v < hi - e_r)
 
 
 def _kink_side(v, kvi):
