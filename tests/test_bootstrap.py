@@ -208,11 +208,33 @@ def test_config_and_ci_rules():
     assert forced.ci_method == "bca" and "forced" in forced.config_reason
 
 
-def test_include_mode_adds_a_start_on_each_side_of_the_zero_run_kink():
+def test_include_mode_starts_each_replicate_once_on_each_side_of_the_zero_run_kink(
+        monkeypatch):
+    # The zero run at LET 1 lies inside [0, 2): every replicate gets the warm start and one
+    # start below the kink and one above it, each once (shared starts in the data's kink
+    # intervals used to repeat the replicate's own).
+    import seufit.estimator as est
+
     fr = seufit.fit("example:bootstrap_article", zeros="include")
-    starts = replicate_starts(fr)
-    # The zero run at LET 1 lies inside [0, 2): one start below it, one above.
-    assert np.any(starts[:, 1] < 1.0) and np.any(starts[1:, 1] > 1.0)
+    fd = fr.fit_data
+    seen = []
+    real = est.minimize_batch
+
+    def spy(obj, th0, lo, hi, transforms, rows, **kw):
+        seen.append((np.asarray(rows).copy(), np.asarray(th0).copy()))
+        return real(obj, th0, lo, hi, transforms, rows=rows, **kw)
+
+    monkeypatch.setattr(est, "minimize_batch", spy)
+    counts = np.random.default_rng(3).poisson(fr.predict(fd.let) * fd.exposure, (50, 8))
+    counts[:, 1] = 4  # every replicate's cap at LET 2: one kink (LET 1) inside its box
+    est.fit_counts(fr.model, fd.let, fd.exposure, counts, replicate_starts(fr),
+                   zeros="include")
+    rows = np.concatenate([r for r, _ in seen[:2]])
+    th0 = np.vstack([t for _, t in seen[:2]])
+    assert np.array_equal(np.bincount(rows), np.full(50, 3))
+    for r in range(50):
+        lets = np.sort(th0[rows == r, 1])
+        assert lets[0] < 1.0 < lets[2] and np.unique(lets).size == 3
 
 
 def test_archive_is_byte_identical_and_a_standard_npz(tmp_path, cic_boot):

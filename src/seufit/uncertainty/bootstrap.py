@@ -733,24 +733,16 @@ def _fit_chunk(payload):
 
 
 def replicate_starts(fr: FitResult) -> np.ndarray:
-    """Warm start at the MLE, plus the MLE moved into each kink interval of let_th.
+    """The starts shared by every replicate: the warm start at the MLE, ``(1, p)``.
 
-    Under ``zeros="include"`` the LET of a zero-event run below the lowest LET
-    with events is a kink of the likelihood in let_th that the solver does not
-    cross; one start on each side of it lets the better side win.
+    Under ``zeros="include"`` the LET of a zero-event run below a replicate's lowest LET
+    with events is a kink of the likelihood in let_th that the solver does not cross;
+    ``fit_counts`` gives each replicate one start per kink interval of its *own* box.
+    (Shared starts in the data's kink intervals, as before, repeated those rows exactly
+    for every replicate with the data's box: bootstrap_article, 20,000 replicates, 1.50
+    -> 0.95 s, bit-identical draws.)
     """
-    starts = [fr.theta]
-    j = getattr(fr.model, "kink_param", None)
-    if j is not None and fr.bounds is not None:
-        lo, hi = fr.bounds[0][j], fr.bounds[1][j]
-        knots = np.unique(np.r_[lo, fr.fit_data.let[(fr.fit_data.let > lo)
-                                                     & (fr.fit_data.let < hi)], hi])
-        if knots.size > 2:
-            for m in 0.5 * (knots[:-1] + knots[1:]):
-                s = fr.theta.copy()
-                s[j] = m
-                starts.append(s)
-    return np.array(starts)
+    return np.asarray(fr.theta, float)[None, :].copy()
 
 
 def bootstrap(
