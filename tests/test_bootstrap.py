@@ -6,6 +6,7 @@ import json
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import seufit
@@ -235,6 +236,19 @@ def test_include_mode_starts_each_replicate_once_on_each_side_of_the_zero_run_ki
     for r in range(50):
         lets = np.sort(th0[rows == r, 1])
         assert lets[0] < 1.0 < lets[2] and np.unique(lets).size == 3
+
+
+def test_the_kink_rule_looks_for_a_zero_run_inside_the_data_box():
+    from seufit.uncertainty.bootstrap import _data_kink_in_box
+
+    # bootstrap_article: no event at LET 1, below its lowest LET with events (2).
+    assert _data_kink_in_box(seufit.fit("example:bootstrap_article", zeros="include"))
+    assert not _data_kink_in_box(seufit.fit("example:bootstrap_article"))  # left out
+    assert not _data_kink_in_box(seufit.fit("example:cic_mpa_stubs", zeros="include"))
+    # A zero-event run above the lowest LET with events is no kink of let_th's box.
+    d = pd.DataFrame({"let": [2.0, 5, 10, 20, 40, 60], "fluence": 1e6,
+                      "events": [3, 0, 20, 30, 35, 36]})
+    assert not _data_kink_in_box(seufit.fit(d, zeros="include"))
 
 
 def test_archive_is_byte_identical_and_a_standard_npz(tmp_path, cic_boot):

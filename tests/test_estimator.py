@@ -222,12 +222,14 @@ def test_a_run_left_out_gets_no_threshold_start_in_dense_data(monkeypatch):
     monkeypatch.setattr(est, "minimize_batch", spy)
     start = np.array([[5.8e-7, 1.0, 2.0, 10.0]])
     N0 = np.array([0, 0, 7, 4, 6, 4, 8.0])  # two runs without events below the first hit
-    for zeros, corner, rows in [("exclude", False, 1), ("exclude", True, 1 + 1 + 3),
-                                ("include", False, 1 + 3)]:
+    for zeros, corner, kink, rows in [("exclude", False, True, 1),
+                                      ("exclude", True, True, 1 + 1 + 3),
+                                      ("include", False, True, 1 + 3),
+                                      ("include", False, False, 1)]:
         seen.clear()
         fit_counts(WEIBULL4, LET, PHI, N0[None], start, zeros=zeros,
                    screen=WEIBULL4.screen_grid(DATA_BOX) if corner else None,
-                   corner_start=corner)
+                   corner_start=corner, kink_starts=kink)
         # the warm start first, alone; then the others (which may join its optimum)
         assert seen[0] == 1 and sum(seen[:2 if rows > 1 else 1]) == rows, (zeros, corner)
 

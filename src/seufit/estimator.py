@@ -72,6 +72,7 @@ def fit_counts(
     extra_starts: int = 0,
     bounds: tuple[np.ndarray, np.ndarray] | None = None,
     corner_start: bool = False,
+    kink_starts: bool = True,
     tol: float = 1e-10,
     max_iter: int = 100,
 ) -> BatchFit:
@@ -108,6 +109,9 @@ def fit_counts(
         whose optimum often sits with let_th just below the dataset's own lowest LET
         with events.  (Dense data: every checked replicate reached its optimum
         without; the corner costs about 6 us per dataset.)
+    kink_starts : bool
+        One start per let_th interval between the interior kinks of each dataset's own
+        box (see below).  Off, the solver still crosses kinks, one step at a time.
     tol, max_iter : solver settings.
 
     Returns
@@ -167,7 +171,8 @@ def fit_counts(
     # of a few events is multimodal in let_th there (6,000 replicates of the benchmark's
     # 30-event dataset: 2 misses with these starts, 3 without; docs/bootstrap.md).
     kinks = obj.kinks
-    k_row, k_th0 = _kink_interval_starts(kinks, lo, hi, starts[0], corner_start)
+    k_row, k_th0 = _kink_interval_starts(kinks if kink_starts else None, lo, hi, starts[0],
+                                         corner_start)
     if k_row.size:
         row = np.concatenate([row, k_row])
         th0 = np.vstack([th0, k_th0])

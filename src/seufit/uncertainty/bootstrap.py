@@ -715,11 +715,13 @@ def _band(r: BootstrapResult, D, cl: float, n_grid: int = 60, pool=None):
 
 
 def _fit_chunk(payload):
-    model, x, expo, counts, starts, zeros, tol, grid, extra, bounds, corner, solver = payload
+    (model, x, expo, counts, starts, zeros, tol, grid, extra, bounds, corner, kink_starts,
+     solver) = payload
 
     def run():
         return fit_counts(model, x, expo, counts, starts, zeros=zeros, tol=tol, screen=grid,
-                          extra_starts=extra, bounds=bounds, corner_start=corner)
+                          extra_starts=extra, bounds=bounds, corner_start=corner,
+                          kink_starts=kink_starts)
 
     # The parent's solver path (SEUFIT_SOLVER / solver_backend) holds in every worker too.
     # A thread of the parent already has it: the process-wide setting is then left alone
@@ -743,6 +745,18 @@ def replicate_starts(fr: FitResult) -> np.ndarray:
     -> 0.95 s, bit-identical draws.)
     """
     return np.asarray(fr.theta, float)[None, :].copy()
+
+
+def _data_kink_in_box(fr: FitResult) -> bool:
+    """Whether the data fit's likelihood has a kink of its kink parameter strictly inside
+    its box: a zero-event run in the likelihood (``zeros="include"``) at a LET between
+    the parameter's bounds."""
+    j = getattr(fr.model, "kink_param", None)
+    if j is None or fr.bounds is None or fr.zeros != "include":
+        return False
+    fd = fr.fit_data
+    lo, hi = fr.bounds[0][j], fr.bounds[1][j]
+    return bool(np.any((np.asarray(fd.events) == 0) & (fd.let > lo) & (fd.let < hi)))
 
 
 def bootstrap(
@@ -802,8 +816,10 @@ def bootstrap(
         threshold-corner point), then screened on a grid over the data fit's box
         (dense below 50 events) plus its corner points, and refitted where one beats
         its fit or comes within ``estimator.NEAR_TIE`` of it.  This adds the
-        replicate's best grid points as starts too; ``auto``:
-        0 (the corner start made them unnecessary).  Measured in docs/bootstrap.md.
+        replicate's best grid points as starts too; ``auto``: 0 (the corner start made
+        them unnecessary), except 1 for 50 events or more under ``zeros="include"`` with a
+        zero-event run inside the data's let_th range, where the corner start and this
+        replace the start per kink interval.  Measured in docs/bootstrap.md.
 
     Returns
     -------
@@ -842,10 +858,16 @@ def bootstrap(
     # points) and a second start per replicate in the threshold corner.  Otherwise the
     # data fit's 101-point start grid screens for almost nothing (docs/bootstrap.md).
     sparse = fit_result.n_events < MIN_EVENTS_FULL
+    # Dense data whose own likelihood has a let_th kink inside its box (a zero-event run
+    # kept in by zeros="include", below the lowest LET with events): the replicates' optima
+    # spread over kink intervals and w basins.  The corner start and the best screen point
+    # reach them for less than a start per kink interval (docs/bootstrap.md).
+    kinked = not sparse and _data_kink_in_box(fit_result)
     if extra_starts == "auto":
-        extra_starts = 0
+        extra_starts = 1 if kinked else 0
     extra_starts = int(extra_starts)
-    corner = bool(sparse)
+    corner = bool(sparse or kinked)
+    kink_starts = not kinked
     if sparse and hasattr(fit_result.model, "screen_grid"):
         grid = fit_result.model.screen_grid(fit_result.bounds)
     else:
@@ -864,7 +886,7 @@ def bootstrap(
             drawn.append(c)
             yield (fit_result.model, fd.let, fd.exposure, c, starts, fit_result.zeros, tol,
                    grid, extra_starts, fit_result.bounds if fit_result.user_bounds else None,
-                   corner, solver)
+                   corner, kink_starts, solver)
 
     # The compiled kernels release the GIL: threads then do what processes do, without
     # starting workers or copying the counts.  The NumPy path (forced, or a model the
@@ -887,7 +909,7 @@ def bootstrap(
     options = {"n_boot": n_boot, "config": config, "ci": ci, "cl": cl,
                "acceleration": acceleration, "zeros": fit_result.zeros, "tol": tol,
                "n_starts": len(starts), "extra_starts": extra_starts, "corner_start": corner,
-               "screen_grid": len(grid), **fit_options(fit_result)}
+               "kink_starts": kink_starts, "screen_grid": len(grid), **fit_options(fit_result)}
     units = list(fit_result.model.units)
     if fit_result.model.names[:1] == ("sigma_sat",):
         units[0] = fit_result.data.sigma_unit
