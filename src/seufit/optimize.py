@@ -398,8 +398,8 @@ def minimize_batch(
             joined &= ((f[active] <= near_f[active] + j_excess)
                        & (f[active] >= near_f[active] - j_below))
             if kinks is not None:
-                # The solver does not cross a kink: a known optimum beyond one is not this
-                # row's to reach.
+                # A known optimum beyond a kink is not this row's to join: the line
+                # search stops at the kink, and the other side may hold another optimum.
                 kj = kinks[0]
                 joined &= (_kink_side(phi[active, kj], kvi_all[active])
                            == near_side[active])

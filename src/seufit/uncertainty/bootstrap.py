@@ -738,7 +738,7 @@ def replicate_starts(fr: FitResult) -> np.ndarray:
     """The starts shared by every replicate: the warm start at the MLE, ``(1, p)``.
 
     Under ``zeros="include"`` the LET of a zero-event run below a replicate's lowest LET
-    with events is a kink of the likelihood in let_th that the solver does not cross;
+    with events is a kink of the likelihood in let_th where a line search stops;
     ``fit_counts`` gives each replicate one start per kink interval of its *own* box.
     (Shared starts in the data's kink intervals, as before, repeated those rows exactly
     for every replicate with the data's box: bootstrap_article, 20,000 replicates, 1.50
