@@ -739,10 +739,10 @@ def replicate_starts(fr: FitResult) -> np.ndarray:
 
     Under ``zeros="include"`` the LET of a zero-event run below a replicate's lowest LET
     with events is a kink of the likelihood in let_th where a line search stops;
-    ``fit_counts`` gives each replicate one start per kink interval of its *own* box.
-    (Shared starts in the data's kink intervals, as before, repeated those rows exactly
-    for every replicate with the data's box: bootstrap_article, 20,000 replicates, 1.50
-    -> 0.95 s, bit-identical draws.)
+    ``fit_counts`` gives each replicate one start per kink interval of its *own* box, so
+    shared starts in the data's kink intervals would only repeat those rows for every
+    replicate with the data's box (they did: bootstrap_article, 20,000 replicates, 1.50 s
+    with them, 0.95 s without, the same draws).
     """
     return np.asarray(fr.theta, float)[None, :].copy()
 
