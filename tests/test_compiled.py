@@ -439,6 +439,27 @@ def test_profiled_step_is_newton_when_positive_and_the_same_on_both_paths():
         np.testing.assert_allclose(st, step[i], rtol=1e-9, atol=1e-12 * np.abs(step[i]).max())
 
 
+def _include_replicate(counts, backend, let_th0=None):
+    """A bootstrap_article replicate under zeros="include", solved from the data's MLE
+    (let_th moved to ``let_th0``): the row's result and the brute-force optimum."""
+    import seufit
+
+    fr = seufit.fit("example:bootstrap_article", zeros="include")
+    fd = fr.fit_data
+    N = np.array([counts], float)
+    W = np.ones_like(N)
+    lo, hi = WEIBULL4.batch_bounds(fd.let, N, fd.exposure, W)
+    obj = PoissonObjective(WEIBULL4, fd.let, fd.exposure, N, W)
+    start = fr.theta.copy()
+    if let_th0 is not None:
+        start[1] = let_th0
+    th0 = clip_inside(start[None, :], lo, hi)
+    with solver_backend(backend):
+        res = minimize_batch(obj, th0, lo, hi, WEIBULL4.transforms, kinks=obj.kinks,
+                             tol=1e-10, max_iter=100)
+    return res, brute_force_profiled(fd.let, fd.exposure, N[0])
+
+
 @pytest.mark.parametrize("backend", ["auto", "numpy"])
 def test_a_row_on_a_zero_run_kink_converges_instead_of_crawling(backend):
     # bootstrap_article under zeros="include": a replicate with no event at LET 1 and 2.
@@ -448,20 +469,8 @@ def test_a_row_on_a_zero_run_kink_converges_instead_of_crawling(backend):
     # to the iteration limit.  Within models._D_SNAP of its LET the run is off: the row
     # pins let_th on the kink, and once the rest has converged it is released and leaves
     # the kink for its optimum at let_th = 2.86 (brute force).
-    import seufit
-
-    fr = seufit.fit("example:bootstrap_article", zeros="include")
-    fd = fr.fit_data
-    N = np.array([[0.0, 0.0, 11, 17, 28, 20, 29, 35]])
-    W = np.ones_like(N)
-    lo, hi = WEIBULL4.batch_bounds(fd.let, N, fd.exposure, W)
-    obj = PoissonObjective(WEIBULL4, fd.let, fd.exposure, N, W)
-    th0 = clip_inside(fr.theta[None, :], lo, hi)
-    with solver_backend(backend):
-        res = minimize_batch(obj, th0, lo, hi, WEIBULL4.transforms, kinks=obj.kinks,
-                             tol=1e-10, max_iter=100)
+    res, (ref_f, ref_th) = _include_replicate([0.0, 0.0, 11, 17, 28, 20, 29, 35], backend)
     assert res.converged[0] and res.n_iter[0] < 40
-    ref_f, ref_th = brute_force_profiled(fd.let, fd.exposure, N[0])
     assert res.fun[0] == pytest.approx(ref_f, abs=1e-9)  # the crawl stopped 1.09 above it
     assert res.theta[0, 1] == pytest.approx(ref_th[1], abs=1e-5)
     # The model: a run an ulp above let_th is off, one 1e-14 above it is on.
@@ -477,22 +486,8 @@ def test_a_pin_on_a_kink_is_released_at_convergence(backend, let_th0):
     # the zero-event run's LET (1).  Arriving there with s near 1, the step off the kink
     # does not pay and let_th is pinned on it; with s converged to 1.09 it does.  Without
     # the release the row converged on the kink, 1.6e-6 above its optimum.
-    import seufit
-
-    fr = seufit.fit("example:bootstrap_article", zeros="include")
-    fd = fr.fit_data
-    N = np.array([[0.0, 3, 4, 18, 21, 27, 39, 35]])
-    W = np.ones_like(N)
-    lo, hi = WEIBULL4.batch_bounds(fd.let, N, fd.exposure, W)
-    obj = PoissonObjective(WEIBULL4, fd.let, fd.exposure, N, W)
-    start = fr.theta.copy()
-    if let_th0 is not None:
-        start[1] = let_th0
-    th0 = clip_inside(start[None, :], lo, hi)
-    with solver_backend(backend):
-        res = minimize_batch(obj, th0, lo, hi, WEIBULL4.transforms, kinks=obj.kinks,
-                             tol=1e-10, max_iter=100)
-    ref_f, ref_th = brute_force_profiled(fd.let, fd.exposure, N[0])
+    res, (ref_f, ref_th) = _include_replicate([0.0, 3, 4, 18, 21, 27, 39, 35], backend,
+                                              let_th0)
     assert res.converged[0]
     assert res.fun[0] == pytest.approx(ref_f, abs=1e-9)
     assert 1.0 - res.theta[0, 1] == pytest.approx(1.0 - ref_th[1], rel=1e-2)

@@ -100,17 +100,29 @@ def _kink_side(v, kvi):
 
 
 @_jit_inline
-def _pinned_on_kink(v, kvi, lo, hi):
-    """Whether ``v`` sits on one of the live kinks ``kvi`` (internal coordinates, NaN:
-    none) within the pin tolerance, and not on a bound (``optimize._pinned_on_kink``)."""
+def _pin_place(v, kvi, lo, hi):
+    """Where the kink parameter ``v`` sits, within the pin tolerance (1e-9 of its box
+    width): 2 on a bound, 1 on one of the live kinks ``kvi`` (internal coordinates, NaN:
+    none), else 0 (``optimize._pin_place``)."""
     w_r = max(hi - lo, 1e-12)
     e_r = 1e-9 * (w_r if math.isfinite(w_r) else 1.0)
     if v <= lo + e_r or v >= hi - e_r:
-        return False
+        return 2
     for k in kvi:
         if abs(v - k) <= e_r:
-            return True
-    return False
+            return 1
+    return 0
+
+
+@_jit_inline
+def _release_pin(pinned, kj, released, phi, kvi, lo_i, hi_i):
+    """Release the kink parameter's pin, once (``released``: already done), where it sits
+    on a live kink, not on a bound.  Returns whether it did (``optimize.minimize_batch``)."""
+    if kj < 0 or released or not pinned[kj] or _pin_place(phi[kj], kvi, lo_i[kj],
+                                                          hi_i[kj]) != 1:
+        return False
+    pinned[kj] = False
+    return True
 
 
 @_jit_inline
@@ -562,9 +574,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
         if status == 3:
             break
         if (posdef and 0.5 * dec < tol) or (pg < 1e-13 and push_dec < tol):
-            if (kj >= 0 and pinned[kj] and not released
-                    and _pinned_on_kink(phi[kj], kv, lo_i[kj], hi_i[kj])):
-                pinned[kj] = False
+            if _release_pin(pinned, kj, released, phi, kv, lo_i, hi_i):
                 released = True
                 have_derivs = True  # g and H are still those at phi
                 continue
@@ -641,9 +651,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
             f = f_new
             if (abs(f_old - f_new) <= 1e-15 * max(1.0, abs(f_old))
                     and 0.5 * dec < _roundoff(tol, f_old, cst)):
-                if (kj >= 0 and pinned[kj] and not released
-                        and _pinned_on_kink(phi[kj], kv, lo_i[kj], hi_i[kj])):
-                    pinned[kj] = False
+                if _release_pin(pinned, kj, released, phi, kv, lo_i, hi_i):
                     released = True
                     continue
                 status = 0
@@ -651,9 +659,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
             continue
         # No descent: at a kink or at round-off level.
         if 0.5 * dec < _roundoff(tol, f_old, cst):
-            if (kj >= 0 and pinned[kj] and not released
-                    and _pinned_on_kink(phi[kj], kv, lo_i[kj], hi_i[kj])):
-                pinned[kj] = False
+            if _release_pin(pinned, kj, released, phi, kv, lo_i, hi_i):
                 released = True
                 have_derivs = True  # g and H are still those at phi
                 continue
@@ -662,13 +668,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
         # Pin the kink parameter when it sits on a kink or a bound; else stalled.
         can = False
         if kj >= 0 and not fixed[kj] and not pinned[kj]:
-            w_r = max(hi_i[kj] - lo_i[kj], 1e-12)
-            e_r = 1e-9 * (w_r if math.isfinite(w_r) else 1.0)
-            near = (phi[kj] <= lo_i[kj] + e_r) or (phi[kj] >= hi_i[kj] - e_r)
-            for v in kv:
-                if abs(phi[kj] - v) <= e_r:
-                    near = True
-            if near:
+            if _pin_place(phi[kj], kv, lo_i[kj], hi_i[kj]) > 0:
                 pinned[kj] = True
                 can = True
         if not can:

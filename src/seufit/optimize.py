@@ -547,13 +547,9 @@ def minimize_batch(
         on_b = np.zeros((rest.size, p), bool)
         if kinks is not None:
             kj, kv = kinks
-            ph_r = phi[rest, kj]
-            w_r = np.maximum(hi_i[rest, kj] - lo_i[rest, kj], 1e-12)
-            e_r = 1e-9 * np.where(np.isfinite(w_r), w_r, 1.0)
-            gap = np.abs(ph_r[:, None] - _live(co.kinks(kj, kv, rest), live_rows, rest))
-            on_kink = np.min(np.where(np.isnan(gap), np.inf, gap), axis=1) <= e_r
-            on_kink |= (ph_r <= lo_i[rest, kj] + e_r) | (ph_r >= hi_i[rest, kj] - e_r)
-            on_b[:, kj] = on_kink & ~fixed[rest, kj]
+            place = _pin_place(phi[rest, kj], _live(co.kinks(kj, kv, rest), live_rows, rest),
+                               lo_i[rest, kj], hi_i[rest, kj])
+            on_b[:, kj] = (place > 0) & ~fixed[rest, kj]
         newpin = on_b & ~pinned[rest]
         can = newpin.any(axis=1)
         pinned[rest[can]] |= newpin[can]
@@ -575,9 +571,9 @@ def minimize_batch(
             conv = a[status[a] == 0]
             conv = conv[pinned[conv, kj] & ~released[conv]]
             if conv.size:
-                back = conv[_pinned_on_kink(phi[conv, kj],
-                                            _live(co.kinks(kj, kinks[1], conv), live_rows, conv),
-                                            lo_i[conv, kj], hi_i[conv, kj])]
+                back = conv[_pin_place(phi[conv, kj],
+                                       _live(co.kinks(kj, kinks[1], conv), live_rows, conv),
+                                       lo_i[conv, kj], hi_i[conv, kj]) == 1]
                 pinned[back, kj] = False
                 released[back] = True
                 status[back] = 1
@@ -646,14 +642,16 @@ def _split_kinks(kinks, data_rows):
     return (j, kv), live[data_rows]
 
 
-def _pinned_on_kink(v, kvi, lo, hi):
-    """Per row, whether ``v`` sits on one of its live kinks ``kvi (m, K)`` (internal
-    coordinates, NaN: none) within the pin tolerance, and not on a bound."""
+def _pin_place(v, kvi, lo, hi):
+    """Where each kink parameter ``v (m,)`` sits, within the pin tolerance (1e-9 of its
+    box width): 2 on a bound, 1 on one of its live kinks ``kvi (m, K)`` (internal
+    coordinates, NaN: none), else 0."""
     w_r = np.maximum(hi - lo, 1e-12)
     e_r = 1e-9 * np.where(np.isfinite(w_r), w_r, 1.0)
     gap = np.abs(v[:, None] - kvi)
-    on = np.min(np.where(np.isnan(gap), np.inf, gap), axis=1) <= e_r
-    return on & (v > lo + e_r) & (v < hi - e_r)
+    on_kink = np.min(np.where(np.isnan(gap), np.inf, gap), axis=1) <= e_r
+    on_bound = (v <= lo + e_r) | (v >= hi - e_r)
+    return np.where(on_bound, 2, np.where(on_kink, 1, 0))
 
 
 def _kink_side(v, kvi):
