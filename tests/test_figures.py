@@ -69,6 +69,9 @@ def test_cross_section_files(tmp_path, cic):
     assert "pointwise 90 % bootstrap band" in text
     assert "Weibull4 fit (Poisson maximum likelihood)" in text
     assert "(at bound)" in text  # w of the CIC fit sits on its upper bound
+    # The parameter box gives each value its unit (SVG text keeps the box's lines).
+    assert re.search(r"σ_sat = [-0-9.e]+ cm2/device", text)
+    assert re.search(r"W = [-0-9.e]+ MeV cm2/mg", text)
     assert _ids(text, "seufit-errorbar-fit-") == {"seufit-errorbar-fit-0"}
     assert not _ids(text, "seufit-upper-limit-")
     # Atomic writes leave no temporary file behind.

@@ -188,9 +188,9 @@ def cross_section_figure(
                 label=f"{fit_result.model.label} fit (Poisson maximum likelihood)")
         y_vals.append(np.array([float(np.max(curve))]))
         params = "\n".join(
-            f"{_PARAM_TEXT.get(n, n)} = {num(v, 4)}" + (" (at bound)" if n in fit_result.at_bound
-                                                        else "")
-            for n, v in zip(fit_result.names, th, strict=True))
+            f"{_PARAM_TEXT.get(n, n)} = {num(v, 4)}" + (f" {u}" if u else "")
+            + (" (at bound)" if n in fit_result.at_bound else "")
+            for n, v, u in zip(fit_result.names, th, fit_result._units(), strict=True))
         ax.text(0.98, 0.03, params, transform=ax.transAxes, ha="right", va="bottom",
                 multialignment="left", fontsize=9, family="monospace",
                 bbox={"boxstyle": "round", "fc": "white", "ec": "0.7", "alpha": 0.9})

@@ -663,7 +663,8 @@ def _repro(a: Analysis, command: str | None, files: Sequence[str] | None) -> str
     parts = ['<section id="repro"><h2>Reproducibility</h2>',
              _table(["item", "value"], [[_td(k), _td(v, "mono")] for k, v in kv], cls="kv")]
     if command:
-        parts.append(f"<h3>Command line as run</h3><pre>{_e(command)}</pre>")
+        parts.append("<h3>Command line as run (options in their long spelling)</h3>"
+                     f"<pre>{_e(command)}</pre>")
     parts.append("<h3>Command that reproduces these numbers</h3>"
                  f"<pre>{_e(a.command)}</pre>"
                  '<p class="note">The same seed, data and options give a byte-identical '
