@@ -134,8 +134,12 @@ class SweepResult:
         return df
 
     def to_csv(self, path, below_only: bool = False):
-        """Write (parameters, statistic, delta) as CSV, atomically."""
-        text = self.to_frame(below_only).to_csv(index=False, float_format="%.10g")
+        """Write (parameters, statistic, delta) as CSV, atomically.
+
+        Numbers are written in full (shortest round-trip form), so the file reloads to the
+        same samples bit for bit.
+        """
+        text = self.to_frame(below_only).to_csv(index=False)
         return write_atomic(path, text)
 
     def end_note(self, k: int) -> str:
