@@ -133,13 +133,34 @@ def test_all_zero_data(all_zero):
     assert a.bootstrap is None and a.profile is None and a.sweep is None
     for k in ("curve", "bootstrap", "profile", "sweep"):
         assert a.skipped[k]
-    assert a.check("events").status == "FAIL"
-    assert a.check("upper_limits").status == "N/A"
-    assert "no curve fitted" in str(a) or "upper limits only" in str(a)
+    # No events is a result (an immune part), not a failed analysis: the checks on what a
+    # curve needs do not apply, and the limits are the result.
+    assert a.check("events").status == "N/A"
+    assert a.check("upper_limits").status == "PASS"
+    assert a.status == "PASS"
+    # The runs pooled under any non-decreasing curve: 5 x 1e7 at LET <= 1, 3.69 two-sided.
+    env = a.fit.envelope_limits
+    assert [e.let for e in env] == [1, 5, 10, 20, 40]
+    assert env[0].sigma_upper == pytest.approx(3.6889 / 5e7, rel=1e-4)
+    assert env[-1].sigma_upper == pytest.approx(3.6889 / 1e7, rel=1e-4)
+    st, summary = a.verdict()
+    assert summary.startswith("no events observed: upper limits only, sigma < 7.38e-08 "
+                              "cm2/device at every LET <= 1 and < 3.69e-07 at LET 40 "
+                              "(95 % two-sided")
+    assert "runs pooled at and above each LET" in str(a)
     d = json.loads(_json(a))
     assert d["parameters"] == {} and d["bootstrap"] is None
     assert len(d["input"]["runs"]) == 5
-    assert a.status == "FAIL"
+    assert len(d["fit"]["envelope_limits"]) == 5 and d["verdict"]["status"] == "PASS"
+
+
+def test_a_curve_too_sparse_to_fit_still_fails_and_pools_its_events():
+    # Events in too few runs for a curve is a failed campaign, unlike no events at all.
+    a = analyze(_data([1, 5, 10, 20, 40], [0, 0, 0, 1, 2]), seed=1, **FAST)
+    assert not a.fitted and a.status == "FAIL" and a.check("events").status == "FAIL"
+    assert a.check("upper_limits").status == "N/A"
+    assert a.verdict()[1].startswith("no curve fitted: upper limits only")
+    assert [e.events for e in a.fit.envelope_limits] == [3, 3, 3, 3, 2]
 
 
 def test_too_few_runs_with_events_even_when_forced():

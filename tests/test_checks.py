@@ -100,10 +100,16 @@ def test_worst_status_and_tables():
 # -- pre-fit -------------------------------------------------------------------------
 
 def test_pre_fit_all_zero():
+    # No events: the checks on what a curve needs do not apply (the limits are the result).
     res = _by_name(pre_fit_checks(_data([1, 5, 20, 60], [0, 0, 0, 0])))
-    assert res["events"].status == "FAIL"
-    assert res["events_per_parameter"].status == "FAIL"
-    assert res["mean_count"].status == "FAIL" and "upper limits only" in res["mean_count"].message
+    assert res["events"].status == "N/A" and "only upper limits" in res["events"].message
+    assert res["events_per_parameter"].status == "N/A"
+    assert res["mean_count"].status == "N/A" and "upper limits are the result" in \
+        res["mean_count"].message
+    # One event in four runs still fails them.
+    one = _by_name(pre_fit_checks(_data([1, 5, 20, 60], [0, 0, 0, 1])))
+    assert [one[k].status for k in ("events", "events_per_parameter", "mean_count")] == \
+        ["FAIL", "FAIL", "PASS"]
     assert res["min_count"].status == "N/A"
     assert res["zero_event_runs"].status == "N/A"
 
@@ -182,7 +188,11 @@ def test_post_fit_names_and_order(mle):
 def test_post_fit_without_curve():
     r = seufit.fit(_data([1, 5, 20, 60], [0, 0, 0, 0]))
     res = _by_name(post_fit_checks(r))
-    assert len(res) == 12 and all(c.status == "N/A" for c in res.values())
+    assert len(res) == 12
+    assert all(c.status == "N/A" for k, c in res.items() if k != "upper_limits")
+    # No events: the limits are the result, and the check says which one holds everywhere.
+    assert res["upper_limits"].status == "PASS"
+    assert "sigma < 9.22e-08 cm2/device at every LET <= 1" in res["upper_limits"].message
 
 
 def test_parameter_at_bound_cic(cic):

@@ -59,9 +59,14 @@ def test_all_zero_data(tmp_path, csv_file, capsys):
     out = tmp_path / "rep"
     assert run(str(data), "-o", str(out), "--seed", "1") == 0
     text = capsys.readouterr().out
-    assert "upper limits only" in text and "FAIL" in text
+    assert "no events observed: upper limits only" in text and "FAIL" not in text
+    assert "-- PASS;" in text
     d = json.loads((out / "report.json").read_text())
     assert d["parameters"] == {} and len(d["fit"]["upper_limits"]) == 4
+    assert d["fit"]["envelope_limits"][0]["sigma_upper"] == pytest.approx(3.6889 / 4e7, 1e-4)
+    html = (out / "report.html").read_text()
+    assert "Runs pooled at and above each LET" in html
+    assert 'id="seufit-envelope-limit"' in (out / "figures" / "cross_section.svg").read_text()
     assert d["input"]["sha256"] and d["input"]["source"] == str(data)
 
 

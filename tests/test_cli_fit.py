@@ -120,7 +120,9 @@ def test_all_zero_data(tmp_path, capsys):
     rc, out, err = run_cli(["fit", p, "--json", out_json], capsys)
     assert rc == 0 and err == ""
     assert "No curve can be fitted" in out
-    assert "zero-event upper limits" in out and out.count("sigma <") == 3
+    assert "zero-event upper limits" in out and out.count("sigma <") == 3 + 3
+    # pooled: 7e6 at LET <= 1.3, 3.69 two-sided
+    assert f"LET <= 1.3: sigma < {3.68888 / 7e6:.3g} cm2/device (3 run(s)" in out
     rec = json.loads(out_json.read_text())
     for name in ("sigma_sat", "let_th", "s", "w"):
         assert rec["parameters"][name] == {**rec["parameters"][name], "value": None, "se": None,

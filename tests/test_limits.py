@@ -113,3 +113,72 @@ def test_per_bit_limits_say_what_they_are_divided_by_and_their_unit():
     (dev,) = zero_event_limits(seufit.load(df.drop(columns="bits")), 0.95, "two-sided")
     assert dev.bits is None and dev.describe().endswith("3.69/fluence)")
     assert "cm2/device" in dev.describe()
+
+
+# -- limits pooled over runs, for a non-decreasing curve ---------------------------------
+
+def _load(let, fluence, events, **extra):
+    import pandas as pd
+
+    import seufit
+
+    return seufit.load(pd.DataFrame({"let": let, "fluence": fluence, "events": events,
+                                     **extra}))
+
+
+@pytest.mark.parametrize("sided, tail", [("one-sided", 0.05), ("two-sided", 0.025)])
+def test_envelope_limits_pool_the_runs_at_and_above_each_let(sided, tail):
+    from seufit.limits import envelope_limits
+
+    let = [40.0, 5.0, 20.0, 5.0, 60.0]  # unsorted, with a repeated LET
+    flu = [1e6, 2e6, 3e6, 4e6, 5e6]
+    ev = [0, 0, 2, 0, 1]
+    env = envelope_limits(_load(let, flu, ev), 0.95, sided)
+    assert [e.let for e in env] == [5.0, 20.0, 40.0, 60.0]
+    assert [e.n_runs for e in env] == [5, 3, 2, 1]
+    assert [e.events for e in env] == [3, 3, 1, 1]
+    pooled = [15e6, 9e6, 6e6, 5e6]
+    assert [e.fluence for e in env] == pytest.approx(pooled)
+    for e, x in zip(env, pooled, strict=True):
+        # the exact limit of the pooled count, by root finding on the Poisson cdf
+        assert e.sigma_upper == pytest.approx(poisson_upper_root(e.events, tail) / x, rel=1e-9)
+        assert e.sided == sided and not e.per_bit
+    # no events at all: the whole fluence, -ln(0.05) = 3.0 one-sided, 3.69 two-sided
+    z = envelope_limits(_load(let, flu, [0] * 5), 0.95, sided)
+    ul = -np.log(0.05) if sided == "one-sided" else 3.6889
+    assert z[0].sigma_upper == pytest.approx(ul / 15e6, rel=1e-4)
+    assert f"LET <= 5: sigma < {ul / 15e6:.3g} cm2/device (5 run(s)" in z[0].describe()
+
+
+def test_envelope_limits_per_bit_divide_by_fluence_times_bits():
+    from seufit.limits import envelope_limits
+
+    (e,) = envelope_limits(_load([10.0], [1e7], [0], bits=[512.0]), 0.9, "one-sided")
+    assert e.per_bit and e.unit == "cm2/bit" and e.exposure == 1e7 * 512
+    assert e.sigma_upper == pytest.approx(-np.log(0.1) / (1e7 * 512), rel=1e-12)
+    assert "(fluence x bits)" in e.describe() and "90 % one-sided" in e.describe()
+
+
+def test_envelope_limits_cover_a_non_decreasing_curve():
+    """Monte Carlo: each pooled limit lies above the true curve at its LET in >= 95 % of
+    the datasets (exact limits are conservative, so the rate is at least the level)."""
+    from seufit.limits import envelope_limits
+
+    rng = np.random.default_rng(11)
+    let = np.array([2.0, 5.0, 10.0, 20.0, 40.0])
+    flu = np.full(5, 2e6)
+    sigma = 1e-6 * (1 - np.exp(-(np.maximum(let - 3.0, 0) / 10.0) ** 1.5))  # Weibull
+    lam = sigma * flu
+    n_sets = 2000
+    hits = np.zeros(5)
+    for _ in range(n_sets):
+        env = envelope_limits(_load(let, flu, rng.poisson(lam)), 0.95, "one-sided")
+        hits += [e.sigma_upper >= s for e, s in zip(env, sigma, strict=True)]
+    rate = hits / n_sets
+    # binomial tolerance: 3 standard errors below 95 %
+    assert np.all(rate >= 0.95 - 3 * np.sqrt(0.95 * 0.05 / n_sets)), rate
+    # a curve that decreases breaks the pooling: the limit at the low LET fails often
+    dec = np.array([5e-6, 5e-7, 1e-7, 1e-7, 1e-7])
+    miss = np.mean([envelope_limits(_load(let, flu, rng.poisson(dec * flu)), 0.95,
+                                    "one-sided")[0].sigma_upper < dec[0] for _ in range(300)])
+    assert miss > 0.9

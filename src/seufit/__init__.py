@@ -10,7 +10,7 @@ from importlib import metadata as _metadata
 from .analysis import Analysis, analyze
 from .data import DataError, TestData, example_names, example_path, load
 from .fit import FitResult, fit
-from .limits import garwood_interval, upper_limit
+from .limits import envelope_limits, garwood_interval, upper_limit
 from .models import WEIBULL4, Model, UserModel, Weibull4
 from .uncertainty.bootstrap import BootstrapResult, bootstrap, load_bootstrap
 from .uncertainty.profile import ProfileResult, profile
@@ -23,7 +23,8 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a sour
 
 __all__ = [
     "DataError", "TestData", "load", "example_names", "example_path", "fit", "FitResult",
-    "garwood_interval", "upper_limit", "bootstrap", "BootstrapResult", "load_bootstrap",
+    "garwood_interval", "upper_limit", "envelope_limits", "bootstrap", "BootstrapResult",
+    "load_bootstrap",
     "profile", "ProfileResult", "sweep", "SweepResult", "analyze", "Analysis",
     "Model", "UserModel", "Weibull4", "WEIBULL4",
     "__version__",

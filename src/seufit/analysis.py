@@ -52,7 +52,14 @@ from .checks import (
 from .data import TestData
 from .fit import FitResult, as_data, fit, select_variant
 from .gof import MIN_DOF, GoodnessOfFit, goodness_of_fit
-from .limits import SIDES, garwood_interval, upper_limit, zero_event_limits
+from .limits import (
+    SIDES,
+    envelope_limits,
+    envelope_lines,
+    garwood_interval,
+    upper_limit,
+    zero_event_limits,
+)
 from .models import WEIBULL4
 from .parallel import resolve_seed
 from .uncertainty.bootstrap import (
@@ -238,7 +245,10 @@ class Analysis:
         st = self.status
         fails = [c.name for c in self.checks if c.status == "FAIL"]
         warns = [c.name for c in self.checks if c.status == "WARNING"]
-        if not self.fitted:
+        if not self.fitted and self.data.n_events == 0 and self.fit.envelope_limits:
+            head = "no events observed: upper limits only, " + _envelope_summary(
+                self.fit.envelope_limits)
+        elif not self.fitted:
             head = "no curve fitted: upper limits only"
         elif st == "PASS":
             head = "fit accepted: every check passed"
@@ -321,6 +331,7 @@ class Analysis:
                 extra = "" if u.curve_below is None else (
                     "  curve below: " + ("yes" if u.curve_below else "NO"))
                 out.append("    " + u.describe() + extra)
+        out += envelope_lines(self.fit.envelope_limits)
         out.append("  decisions:")
         for dec in self.decisions:
             out.append(f"    {dec}")
@@ -433,6 +444,16 @@ class Analysis:
             "messages": list(self.messages),
             "provenance": self.provenance,
         })
+
+
+def _envelope_summary(limits) -> str:
+    """The whole campaign's limit and the one at the highest LET, with level and sidedness."""
+    first, last = limits[0], limits[-1]
+    unit = first.unit
+    text = f"sigma < {first.sigma_upper:.3g} {unit} at every LET <= {first.let:.4g}"
+    if len(limits) > 1:
+        text += f" and < {last.sigma_upper:.3g} at LET {last.let:.4g}"
+    return f"{text} ({100 * first.cl:g} % {first.sided}, for a non-decreasing curve)"
 
 
 def run_table(a: Analysis) -> list[dict]:
@@ -919,7 +940,8 @@ def _limits_only(d: TestData, zeros: str, cl: float, reason: str,
         at_bound=(), proj_grad=None, n_iter=0, n_eval=0, n_starts=0, method="newton",
         hessian=None, hessian_eigenvalues=None, hessian_status="not computed", covariance=None,
         se=None, ci_low=None, ci_high=None, cl=cl, upper_limits=limits, local_optima=None,
-        messages=tuple(d.notes), provenance=provenance(d, options, model=WEIBULL4))
+        messages=tuple(d.notes), provenance=provenance(d, options, model=WEIBULL4),
+        envelope_limits=tuple(envelope_limits(d, cl, sided)))
 
 
 def _child_seed(seed: int, k: int) -> int:

@@ -280,9 +280,13 @@ def pre_fit_checks(data: TestData | str | os.PathLike | pd.DataFrame,
     out = []
 
     value = {"events": total, "runs": d.n_runs, "runs_with_events": n_hit}
+    # No events at all is a result (an immune part up to the highest LET tested), not a
+    # defect of the data: the checks on what a curve needs do not apply, and the upper
+    # limits check judges the result.
+    no_curve = "no events: no curve to fit, the upper limits are the result"
     if total == 0:
-        out.append(Check("events", "FAIL", value, f"no events in {d.n_runs} run(s): only "
-                         "zero-event upper limits can be given, no curve"))
+        out.append(Check("events", "N/A", value, f"no events in {d.n_runs} run(s): only "
+                         "upper limits can be given, no curve"))
     elif n_hit < n_par:
         out.append(Check("events", "FAIL", value, f"only {n_hit} run(s) with events: the "
                          f"{n_par} Weibull parameters cannot be fitted"))
@@ -322,7 +326,9 @@ def pre_fit_checks(data: TestData | str | os.PathLike | pd.DataFrame,
                              f"all below the lowest LET with events; {handling}"))
 
     epp = total / n_par
-    if epp < MIN_EVENTS_PER_PARAM_FAIL:
+    if total == 0:
+        st, msg = "N/A", no_curve
+    elif epp < MIN_EVENTS_PER_PARAM_FAIL:
         st, msg = "FAIL", (f"{total} events for {n_par} parameters: fewer than "
                            f"{MIN_EVENTS_PER_PARAM_FAIL:g} per parameter, the curve is not "
                            "determined (profile likelihood or upper limits)")
@@ -346,7 +352,9 @@ def pre_fit_checks(data: TestData | str | os.PathLike | pd.DataFrame,
                              f"{MIN_COUNT}"))
 
     mean = total / d.n_runs
-    if mean < MIN_MEAN_COUNT:
+    if total == 0:
+        out.append(Check("mean_count", "N/A", mean, no_curve))
+    elif mean < MIN_MEAN_COUNT:
         out.append(Check("mean_count", "FAIL", mean, f"{mean:.3g} events per run < "
                          f"{MIN_MEAN_COUNT:g}: upper limits only, no fit"))
     else:
@@ -603,6 +611,12 @@ def _upper_limits_check(r: FitResult) -> Check:
     lims = [u for u in r.upper_limits if u.curve_below is not None]
     if not r.upper_limits:
         return Check("upper_limits", "N/A", None, "no zero-event run")
+    if not lims and r.data.n_events == 0 and r.envelope_limits:
+        e = r.envelope_limits[0]
+        return Check("upper_limits", "PASS", len(r.upper_limits), f"no events in "
+                     f"{r.data.n_runs} runs: the upper limits are the result (pooled: sigma < "
+                     f"{e.sigma_upper:.3g} {e.unit} at every LET <= {e.let:.4g}, "
+                     f"{100 * e.cl:g} % {e.sided})")
     if not lims:
         return Check("upper_limits", "N/A", len(r.upper_limits), "no fitted curve to compare "
                      "with the zero-event upper limits")

@@ -20,7 +20,14 @@ from ._format import html_table, num, text_table
 from ._provenance import provenance
 from .data import DataError, TestData, load
 from .likelihood import PoissonObjective
-from .limits import UpperLimit, zero_event_limits
+from .limits import (
+    ENVELOPE_CAPTION,
+    EnvelopeLimit,
+    UpperLimit,
+    envelope_limits,
+    envelope_lines,
+    zero_event_limits,
+)
 from .models import WEIBULL4, Model, Weibull4
 from .optimize import minimize_batch, minimize_lbfgsb
 
@@ -66,7 +73,8 @@ class FitResult:
     """Maximum-likelihood fit of a cross-section model to SEU test data.
 
     ``theta`` is None when no curve could be fitted (no run with events); the
-    zero-event upper limits are still given.  Intervals are Wald intervals at
+    zero-event upper limits are still given, and ``envelope_limits`` combines the runs
+    into limits that hold for any non-decreasing curve.  Intervals are Wald intervals at
     level ``cl`` and exist only for the standard variant.
     """
 
@@ -99,6 +107,8 @@ class FitResult:
     messages: tuple[str, ...]
     provenance: dict = field(default_factory=dict)
     user_bounds: bool = False  # bounds given by the user: replicates keep them too
+    # Without a curve: the runs combined under any non-decreasing curve (limits.envelope_limits)
+    envelope_limits: tuple[EnvelopeLimit, ...] = ()
 
     # -- convenience -----------------------------------------------------------------
     @property
@@ -192,6 +202,7 @@ class FitResult:
                 if u.curve_below is not None:
                     extra = "  curve below: " + ("yes" if u.curve_below else "NO")
                 out.append("    " + u.describe() + extra)
+        out += envelope_lines(self.envelope_limits)
         for m in self.messages:
             out.append(f"  note: {m}")
         return "\n".join(out)
@@ -214,6 +225,11 @@ class FitResult:
                 [[u.label, u.let, u.fluence, u.sigma_upper, f"{100 * u.cl:g} % {u.sided}",
                   "-" if u.curve_below is None else ("yes" if u.curve_below else "NO")]
                  for u in self.upper_limits], caption="zero-event upper limits"))
+        if self.envelope_limits:
+            parts.append(html_table(
+                ["LET up to", "sigma upper", "level", "runs combined", "fluence", "events"],
+                [[e.let, e.sigma_upper, f"{100 * e.cl:g} % {e.sided}", e.n_runs, e.fluence,
+                  e.events] for e in self.envelope_limits], caption=ENVELOPE_CAPTION))
         parts.append("</div>")
         return "".join(parts)
 
@@ -260,6 +276,7 @@ class FitResult:
             "hessian_eigenvalues": mat(self.hessian_eigenvalues),
             "covariance": mat(self.covariance),
             "upper_limits": [u.to_dict() for u in self.upper_limits],
+            "envelope_limits": [e.to_dict() for e in self.envelope_limits],
             "limits_ok": self.limits_ok,
             "messages": list(self.messages),
             "provenance": self.provenance,
@@ -409,7 +426,8 @@ def fit(
             proj_grad=None, n_iter=0, n_eval=0, n_starts=0, method=method, hessian=None,
             hessian_eigenvalues=None, hessian_status="not computed", covariance=None, se=None,
             ci_low=None, ci_high=None, cl=cl, upper_limits=tuple(limits), local_optima=None,
-            messages=tuple(messages), provenance=prov)
+            messages=tuple(messages), provenance=prov,
+            envelope_limits=tuple(envelope_limits(d, cl, sided)))
     if n_hit < p:
         raise DataError(f"{d.source}: only {n_hit} run(s) with events; fitting the {p} "
                         f"parameters of {model.label} needs at least {p}")

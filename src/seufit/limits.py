@@ -5,6 +5,12 @@ For n observed events the exact interval on the mean is
 with a_lo = a_hi = (1 - cl)/2 for a two-sided interval and a_hi = 1 - cl for a
 one-sided upper limit.  For n = 0 at 95 %: two-sided upper end 3.689 (the
 articles' "3.7/Phi" rule), one-sided upper limit 2.996 ("3.0/Phi").
+
+Without a fitted curve (an immune part: no events at all) the runs can still be combined:
+any non-decreasing cross-section curve (the Weibull is one) has sigma(L) <= sigma(L_i) at
+every run i with L_i >= L, so the events of those runs are Poisson with a mean of at least
+sigma(L) times their summed fluence, and the exact limit on that mean divided by the
+summed fluence bounds sigma(L) (:func:`envelope_limits`).
 """
 
 from __future__ import annotations
@@ -14,7 +20,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.stats import chi2
 
-__all__ = ["garwood_interval", "upper_limit", "UpperLimit", "SIDES", "zero_event_limits"]
+__all__ = ["garwood_interval", "upper_limit", "UpperLimit", "SIDES", "zero_event_limits",
+           "EnvelopeLimit", "envelope_limits", "envelope_lines", "ENVELOPE_CAPTION"]
+
+ENVELOPE_CAPTION = ("runs pooled at and above each LET: limits on sigma(L) at every LET up to "
+                    "it, for any non-decreasing curve")
 
 SIDES = ("two-sided", "one-sided")
 
@@ -104,3 +114,81 @@ def zero_event_limits(data, cl: float, sided: str) -> list[UpperLimit]:
                        bits=None if data.bits is None else float(data.bits[i]),
                        unit=data.sigma_unit)
             for i in np.flatnonzero(np.asarray(data.events) == 0)]
+
+
+@dataclass(frozen=True)
+class EnvelopeLimit:
+    """Upper limit on sigma(L) at every LET L <= ``let`` from the runs at LET >= ``let``.
+
+    Holds for any non-decreasing cross-section curve; ``fluence`` and ``events`` are the
+    sums over those ``n_runs`` runs (``exposure``: fluence x bits for per-bit data).
+    """
+
+    let: float
+    n_runs: int
+    fluence: float
+    exposure: float
+    events: int
+    sigma_upper: float
+    cl: float
+    sided: str
+    events_upper: float
+    unit: str = "cm2/device"
+    per_bit: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        level = f"{100 * self.cl:g} % {self.sided}"
+        per = "(fluence x bits)" if self.per_bit else "fluence"
+        return (f"LET <= {self.let:.4g}: sigma < {self.sigma_upper:.3g} {self.unit} "
+                f"({self.n_runs} run(s), fluence {self.fluence:.4g}, {self.events} event(s); "
+                f"{level}, {self.events_upper:.3g}/{per})")
+
+
+def envelope_limits(data, cl: float, sided: str) -> list[EnvelopeLimit]:
+    """Upper limits on a non-decreasing cross-section curve, one per distinct LET of ``data``.
+
+    At each distinct LET L (ascending), the runs at LET >= L are combined: their summed
+    events N and exposure X give sigma(L') < U(N) / X for every L' <= L, where U is the
+    exact (Garwood) upper limit at level ``cl`` and ``sided`` (for N = 0 at 95 %: 3.69
+    two-sided, 3.00 one-sided).  The first entry uses every run (the whole fluence); the
+    last only those at the highest LET.
+
+    Parameters
+    ----------
+    data : TestData
+        As from ``seufit.load`` (effective LET and exposure, after tilt).
+    cl : float
+        Confidence level, e.g. 0.95.
+    sided : {"two-sided", "one-sided"}
+
+    Returns
+    -------
+    list of EnvelopeLimit
+        One per distinct LET, ascending.
+    """
+    _check(cl, sided)
+    let = np.asarray(data.let, float)
+    ev = np.asarray(data.events)
+    expo = np.asarray(data.exposure, float)
+    flu = np.asarray(data.fluence, float)
+    out = []
+    for L in np.unique(let):
+        m = let >= L
+        n = int(ev[m].sum())
+        u = float(upper_limit(n, cl, sided))
+        x = float(expo[m].sum())
+        out.append(EnvelopeLimit(let=float(L), n_runs=int(m.sum()), fluence=float(flu[m].sum()),
+                                 exposure=x, events=n, sigma_upper=u / x, cl=cl, sided=sided,
+                                 events_upper=u, unit=data.sigma_unit,
+                                 per_bit=data.bits is not None))
+    return out
+
+
+def envelope_lines(limits, indent: str = "  ") -> list[str]:
+    """Text lines of :func:`envelope_limits` (none for an empty list)."""
+    if not limits:
+        return []
+    return [indent + ENVELOPE_CAPTION + ":"] + [indent + "  " + e.describe() for e in limits]

@@ -153,7 +153,8 @@ def cross_section_figure(
         # Stable SVG ids: reports and tests can find each limit arrow.
         ann.arrow_patch.set_gid(f"seufit-upper-limit-{i}")
         y_vals += [np.array([tip, u.sigma_upper])]
-        where = "in the fit" if kept else "excluded from the fit"
+        where = ("in the fit" if kept else "excluded from the fit") if fit_result.fitted \
+            else "no curve fitted"
         key = (kept, u.cl, u.sided)
         if key not in handles_zero:
             handles_zero[key] = Line2D(
@@ -198,6 +199,17 @@ def cross_section_figure(
                          f"{fit_result.variant} variant")
     else:
         default_title = f"{d.source}: no curve fitted, upper limits only"
+        env = fit_result.envelope_limits
+        if env:
+            # The pooled limits as a staircase: any non-decreasing curve lies below it.
+            e_let = np.array([e.let for e in env])
+            e_up = np.array([e.sigma_upper for e in env])
+            line = ax.step(np.r_[min(xlo, e_let[0]), e_let], np.r_[e_up[0], e_up], where="pre",
+                           color=_FIT, lw=1.5, ls="--", zorder=2,
+                           label=(f"pooled runs: {_pct(env[0].cl)} {env[0].sided} limit on any "
+                                  "non-decreasing curve"))[0]
+            line.set_gid("seufit-envelope-limit")
+            y_vals.append(e_up)
     ax.set_title(title or default_title, fontsize=11)
 
     ys = np.concatenate([np.ravel(v) for v in y_vals]) if y_vals else np.array([1e-8])

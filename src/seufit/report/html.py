@@ -463,6 +463,20 @@ def _result(a: Analysis, figs: Mapping[str, str]) -> str:
                             caption="Zero-event runs: exact upper limits on the cross-section",
                             row_classes=["s-FAIL" if u.curve_below is False else ""
                                          for u in fr.upper_limits]))
+    if fr.envelope_limits:
+        e0 = fr.envelope_limits[0]
+        unit = e0.unit.replace("cm2", "cm²")
+        per = "(fluence × bits)" if e0.per_bit else "fluence"
+        rows = [[_tdn(e.let), _tdn(e.sigma_upper), _td(str(e.n_runs)), _tdn(e.fluence),
+                 _td(str(e.events)), _td(f"{_pct(e.cl)} {e.sided} "
+                                         f"({num(e.events_upper, 3)}/{per})")]
+                for e in fr.envelope_limits]
+        parts.append(_table(["LET up to (MeV·cm²/mg)", f"σ upper limit ({unit})",
+                             "runs pooled", "fluence (cm⁻²)", "events", "level"], rows,
+                            caption="Runs pooled at and above each LET: upper limits on σ at "
+                                    "every LET up to it, valid for any non-decreasing curve "
+                                    "(exact Poisson limit of the pooled events over the pooled "
+                                    "fluence)"))
     parts.append(figs.get("cross_section", ""))
     parts.append("</section>")
     return "".join(parts)
