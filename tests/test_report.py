@@ -100,6 +100,7 @@ def test_html_is_self_contained(report):
 def test_all_zero_report(all_zero_report):
     page = (all_zero_report / "report.html").read_text()
     assert "No curve can be fitted" in page and "upper limits" in page
+    assert "the pooled limits (dashed staircase) bound any non-decreasing curve" in page
     d = json.loads((all_zero_report / "report.json").read_text())
     assert d["report"]["figures"].keys() == {"cross_section"}
     assert "bootstrap_pairs" in d["report"]["missing_figures"]
@@ -256,3 +257,21 @@ def test_tilted_runs_show_logged_and_effective_fluence(report, cic):
     row = json.loads((report / "report.json").read_text())["input"]["runs"][2]
     assert row["angle"] == 30 and row["fluence_nominal"] == 3810000
     assert row["fluence"] == pytest.approx(3810000 * np.cos(np.radians(30)), rel=1e-12)
+
+
+def test_cross_section_caption_explains_a_band_that_falls_to_zero(cic):
+    # bootstrap_article: its lowest LET with events sits below the threshold of more than
+    # 2.5 % of the replicate fits, so the band's lower edge is 0 there.
+    art = analyze("example:bootstrap_article", seed=1, n_boot=2000, profile=False,
+                  n_sweep=0)
+    lo = np.asarray(art.bootstrap.band["low"])
+    assert (lo == 0).any()
+    cap = html_module.make_figure(art, "cross_section").caption
+    assert "where 1 run(s) had events, the band's lower edge is 0" in cap
+    assert "at least 2.5 % of the replicate fits" in cap
+    # cic_mpa_stubs: a lower edge of 0 only below its lowest LET with events: no note.
+    b = cic.bootstrap.band
+    lmin_hit = cic.data.let[cic.data.events > 0].min()
+    zero = np.asarray(b["low"]) == 0
+    assert zero.any() and np.asarray(b["let"])[zero].max() < lmin_hit
+    assert "lower edge is 0" not in html_module.make_figure(cic, "cross_section").caption

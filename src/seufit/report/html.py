@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from .._format import num
@@ -130,7 +131,10 @@ def make_figure(a: Analysis, key: str) -> ReportFigure:
                    "zero-event runs as down-arrows from their upper limit"
                    + (f"; the {fr.model.label} maximum-likelihood curve" if fr.fitted else "")
                    + (f" and its pointwise {_pct(cl)} bootstrap band ({b.n_success} replicates)"
-                      if band is not None else "") + ". Log-log axes.")
+                      if band is not None else "")
+                   + ("; the pooled limits (dashed staircase) bound any non-decreasing curve"
+                      if fr.envelope_limits else "") + ". Log-log axes."
+                   + _band_floor_note(band, a.data, cl))
         return ReportFigure("cross_section", "Cross-section against LET", caption,
                             F.cross_section_figure(
                                 fr, band=band, cl=cl,
@@ -392,6 +396,24 @@ def _interval_cell(e: Mapping[str, Any], chosen: bool) -> str:
 
 
 # ---------------------------------------------------------------------------- sections
+
+def _band_floor_note(band, data, cl: float) -> str:
+    """A sentence for a band whose lower edge is 0 where runs had events."""
+    if band is None:
+        return ""
+    bx, blo, bhi = (np.asarray(v, float) for v in band)
+    zero = (blo <= 0) & (bhi > 0)
+    if not zero.any():
+        return ""
+    top = float(bx[zero].max())
+    n_hit = int(((data.events > 0) & (data.let <= top)).sum())
+    if n_hit == 0:
+        return ""
+    # The percentile band of sigma(L) is 0 where that share of the fits has let_th >= L.
+    return (f" Up to LET {num(top, 3)}, where {n_hit} run(s) had events, the band's lower "
+            f"edge is 0 (drawn down to the axis): at least {_pct((1 - cl) / 2)} of the "
+            "replicate fits put the threshold at or above those LETs.")
+
 
 def _header(a: Analysis) -> str:
     d = a.data
