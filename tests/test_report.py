@@ -100,7 +100,7 @@ def test_html_is_self_contained(report):
 def test_all_zero_report(all_zero_report):
     page = (all_zero_report / "report.html").read_text()
     assert "No curve can be fitted" in page and "upper limits" in page
-    assert "the pooled limits (dashed staircase) bound any non-decreasing curve" in page
+    assert "the runs pooled at and above each LET (dashed staircase)" in page
     d = json.loads((all_zero_report / "report.json").read_text())
     assert d["report"]["figures"].keys() == {"cross_section"}
     assert "bootstrap_pairs" in d["report"]["missing_figures"]

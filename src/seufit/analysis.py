@@ -453,7 +453,8 @@ def _envelope_summary(limits) -> str:
     text = f"sigma < {first.sigma_upper:.3g} {unit} at every LET <= {first.let:.4g}"
     if len(limits) > 1:
         text += f" and < {last.sigma_upper:.3g} at LET {last.let:.4g}"
-    return f"{text} ({100 * first.cl:g} % {first.sided}, for a non-decreasing curve)"
+    return (f"{text} ({100 * first.cl:g} % {first.sided} each, for a curve that does not "
+            "fall with LET)")
 
 
 def run_table(a: Analysis) -> list[dict]:
@@ -941,7 +942,9 @@ def _limits_only(d: TestData, zeros: str, cl: float, reason: str,
         hessian=None, hessian_eigenvalues=None, hessian_status="not computed", covariance=None,
         se=None, ci_low=None, ci_high=None, cl=cl, upper_limits=limits, local_optima=None,
         messages=tuple(d.notes), provenance=provenance(d, options, model=WEIBULL4),
-        envelope_limits=tuple(envelope_limits(d, cl, sided)))
+        # Pooled limits only without any event: events can contradict the non-decreasing
+        # curve they assume (limits.envelope_limits).
+        envelope_limits=tuple(envelope_limits(d, cl, sided)) if d.n_events == 0 else ())
 
 
 def _child_seed(seed: int, k: int) -> int:

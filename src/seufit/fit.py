@@ -73,9 +73,9 @@ class FitResult:
     """Maximum-likelihood fit of a cross-section model to SEU test data.
 
     ``theta`` is None when no curve could be fitted (no run with events); the
-    zero-event upper limits are still given, and ``envelope_limits`` combines the runs
-    into limits that hold for any non-decreasing curve.  Intervals are Wald intervals at
-    level ``cl`` and exist only for the standard variant.
+    zero-event upper limits are still given, and ``envelope_limits`` pools the runs at
+    and above each LET into limits on a curve that does not fall with LET.  Intervals
+    are Wald intervals at level ``cl`` and exist only for the standard variant.
     """
 
     data: TestData
@@ -107,7 +107,7 @@ class FitResult:
     messages: tuple[str, ...]
     provenance: dict = field(default_factory=dict)
     user_bounds: bool = False  # bounds given by the user: replicates keep them too
-    # Without a curve: the runs combined under any non-decreasing curve (limits.envelope_limits)
+    # No event at all: the runs pooled at and above each LET (limits.envelope_limits)
     envelope_limits: tuple[EnvelopeLimit, ...] = ()
 
     # -- convenience -----------------------------------------------------------------

@@ -23,8 +23,8 @@ from scipy.stats import chi2
 __all__ = ["garwood_interval", "upper_limit", "UpperLimit", "SIDES", "zero_event_limits",
            "EnvelopeLimit", "envelope_limits", "envelope_lines", "ENVELOPE_CAPTION"]
 
-ENVELOPE_CAPTION = ("runs pooled at and above each LET: limits on sigma(L) at every LET up to "
-                    "it, for any non-decreasing curve")
+ENVELOPE_CAPTION = ("runs pooled at and above each LET: a limit on sigma(L) at every LET up to "
+                    "it (each on its own), if the curve does not fall with LET")
 
 SIDES = ("two-sided", "one-sided")
 
@@ -154,7 +154,14 @@ def envelope_limits(data, cl: float, sided: str) -> list[EnvelopeLimit]:
     events N and exposure X give sigma(L') < U(N) / X for every L' <= L, where U is the
     exact (Garwood) upper limit at level ``cl`` and ``sided`` (for N = 0 at 95 %: 3.69
     two-sided, 3.00 one-sided).  The first entry uses every run (the whole fluence); the
-    last only those at the highest LET.
+    last only those at the highest LET.  LETs within 1e-9 (relative) of each other are one
+    LET (tilt-corrected values such as 10 / cos 60 deg = 19.999999999999996).
+
+    Each limit holds at its level on its own (pointwise), not jointly for all LETs, and
+    only if the curve does not fall with LET; with tilted runs, also only if sigma depends
+    on the effective LET alone (the cosine law behind the tilt correction).  Runs with
+    events that exceed a limit below their LET contradict that assumption; seufit quotes
+    these limits only for data without any event.
 
     Parameters
     ----------
@@ -175,8 +182,10 @@ def envelope_limits(data, cl: float, sided: str) -> list[EnvelopeLimit]:
     expo = np.asarray(data.exposure, float)
     flu = np.asarray(data.fluence, float)
     out = []
-    for L in np.unique(let):
-        m = let >= L
+    u_let = np.unique(let)
+    u_let = u_let[np.r_[True, np.diff(u_let) > 1e-9 * u_let[1:]]]
+    for L in u_let:
+        m = let >= L * (1.0 - 1e-9)
         n = int(ev[m].sum())
         u = float(upper_limit(n, cl, sided))
         x = float(expo[m].sum())

@@ -201,13 +201,14 @@ def cross_section_figure(
         default_title = f"{d.source}: no curve fitted, upper limits only"
         env = fit_result.envelope_limits
         if env:
-            # The pooled limits as a staircase: any non-decreasing curve lies below it.
+            # The pooled limits as a staircase: each step a limit at every LET up to its
+            # end, on its own (pointwise), for a curve that does not fall with LET.
             e_let = np.array([e.let for e in env])
             e_up = np.array([e.sigma_upper for e in env])
             line = ax.step(np.r_[min(xlo, e_let[0]), e_let], np.r_[e_up[0], e_up], where="pre",
                            color=_FIT, lw=1.5, ls="--", zorder=2,
-                           label=(f"pooled runs: {_pct(env[0].cl)} {env[0].sided} limit on any "
-                                  "non-decreasing curve"))[0]
+                           label=(f"runs pooled at and above each LET: {_pct(env[0].cl)} "
+                                  f"{env[0].sided} limit, pointwise, non-decreasing curve"))[0]
             line.set_gid("seufit-envelope-limit")
             y_vals.append(e_up)
     ax.set_title(title or default_title, fontsize=11)

@@ -132,8 +132,10 @@ def make_figure(a: Analysis, key: str) -> ReportFigure:
                    + (f"; the {fr.model.label} maximum-likelihood curve" if fr.fitted else "")
                    + (f" and its pointwise {_pct(cl)} bootstrap band ({b.n_success} replicates)"
                       if band is not None else "")
-                   + ("; the pooled limits (dashed staircase) bound any non-decreasing curve"
-                      if fr.envelope_limits else "") + ". Log-log axes."
+                   + ("; the runs pooled at and above each LET (dashed staircase): an upper "
+                      "limit at every LET up to each step's end, each on its own, for a curve "
+                      "that does not fall with LET" if fr.envelope_limits else "")
+                   + ". Log-log axes."
                    + _band_floor_note(band, a.data, cl))
         return ReportFigure("cross_section", "Cross-section against LET", caption,
                             F.cross_section_figure(
@@ -495,10 +497,10 @@ def _result(a: Analysis, figs: Mapping[str, str]) -> str:
                 for e in fr.envelope_limits]
         parts.append(_table(["LET up to (MeV·cm²/mg)", f"σ upper limit ({unit})",
                              "runs pooled", "fluence (cm⁻²)", "events", "level"], rows,
-                            caption="Runs pooled at and above each LET: upper limits on σ at "
-                                    "every LET up to it, valid for any non-decreasing curve "
-                                    "(exact Poisson limit of the pooled events over the pooled "
-                                    "fluence)"))
+                            caption="Runs pooled at and above each LET: an upper limit on σ "
+                                    "at every LET up to it, for a curve that does not fall with "
+                                    "LET (exact Poisson limit of the pooled events over the "
+                                    f"pooled {per}; each limit on its own, not jointly)"))
     parts.append(figs.get("cross_section", ""))
     parts.append("</section>")
     return "".join(parts)
