@@ -245,7 +245,7 @@ class Analysis:
         st = self.status
         fails = [c.name for c in self.checks if c.status == "FAIL"]
         warns = [c.name for c in self.checks if c.status == "WARNING"]
-        if not self.fitted and self.data.n_events == 0 and self.fit.envelope_limits:
+        if self.fit.envelope_limits:  # no event at all (only then are they quoted)
             head = "no events observed: upper limits only, " + _envelope_summary(
                 self.fit.envelope_limits)
         elif not self.fitted:
@@ -449,8 +449,7 @@ class Analysis:
 def _envelope_summary(limits) -> str:
     """The whole campaign's limit and the one at the highest LET, with level and sidedness."""
     first, last = limits[0], limits[-1]
-    unit = first.unit
-    text = f"sigma < {first.sigma_upper:.3g} {unit} at every LET <= {first.let:.4g}"
+    text = first.bound()
     if len(limits) > 1:
         text += f" and < {last.sigma_upper:.3g} at LET {last.let:.4g}"
     return (f"{text} ({100 * first.cl:g} % {first.sided} each, for a curve that does not "

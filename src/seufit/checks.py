@@ -611,12 +611,11 @@ def _upper_limits_check(r: FitResult) -> Check:
     lims = [u for u in r.upper_limits if u.curve_below is not None]
     if not r.upper_limits:
         return Check("upper_limits", "N/A", None, "no zero-event run")
-    if not lims and r.data.n_events == 0 and r.envelope_limits:
+    if r.envelope_limits:  # no event at all (only then are they quoted)
         e = r.envelope_limits[0]
         return Check("upper_limits", "PASS", len(r.upper_limits), f"no events in "
-                     f"{r.data.n_runs} runs: the upper limits are the result (pooled: sigma < "
-                     f"{e.sigma_upper:.3g} {e.unit} at every LET <= {e.let:.4g}, "
-                     f"{100 * e.cl:g} % {e.sided})")
+                     f"{r.data.n_runs} runs: the upper limits are the result (pooled: "
+                     f"{e.bound()}, {100 * e.cl:g} % {e.sided})")
     if not lims:
         return Check("upper_limits", "N/A", len(r.upper_limits), "no fitted curve to compare "
                      "with the zero-event upper limits")

@@ -139,6 +139,10 @@ class EnvelopeLimit:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def bound(self) -> str:
+        """The claim itself: "sigma < X unit at every LET <= L"."""
+        return f"sigma < {self.sigma_upper:.3g} {self.unit} at every LET <= {self.let:.4g}"
+
     def describe(self) -> str:
         level = f"{100 * self.cl:g} % {self.sided}"
         per = "(fluence x bits)" if self.per_bit else "fluence"
