@@ -173,6 +173,14 @@ def test_replaces_a_report_refuses_other_directories(small, tmp_path):
     with pytest.raises(ReportError, match="other files"):
         write_report(small, out, workers=1)
     assert (out / "mydata.csv").exists()
+    (out / "mydata.csv").unlink()
+    # ... nor with such a file inside figures/ (the figures go with the report).
+    (out / "figures" / "base.csv").write_text("let,fluence,events\n")
+    with pytest.raises(ReportError, match="figures/base.csv"):
+        write_report(small, out, workers=1)
+    assert (out / "figures" / "base.csv").exists()
+    (out / "figures" / "base.csv").unlink()
+    write_report(small, out, workers=1)  # its own figures alone: replaced
     other = tmp_path / "mine"
     other.mkdir()
     (other / "notes.txt").write_text("keep me")

@@ -72,6 +72,15 @@ def _check_target(target: Path) -> None:
     # so that data or notes someone put beside a report are never deleted.
     own = set(REPORT_FILES) | {"figures", "bootstrap_draws.npz"}
     other = sorted(p.name for p in target.iterdir() if p.name not in own)
+    # ... and the same inside figures/: a file put there by hand would go with the report.
+    figs = target / "figures"
+    if figs.is_dir():
+        from .html import FIGURE_ORDER
+
+        known = {f"{k}{ext}" for k in FIGURE_ORDER for ext in (".png", ".svg")}
+        other += sorted(f"figures/{p.name}" for p in figs.iterdir() if p.name not in known)
+    elif figs.exists():
+        other.append("figures (not a directory)")
     if other:
         raise ReportError(f"{target}: holds a seufit report and other files ({', '.join(other[:3])}"
                           f"{', ...' if len(other) > 3 else ''}); choose another output directory")
