@@ -141,6 +141,39 @@ def test_bootstrap_figures(tmp_path, cic):
     assert "5000 of 5990 replicates shown" in ptext
 
 
+def test_bootstrap_pairs_share_axes():
+    # Outliers of "b" sit in the full draws but (with a 60-point subsample) not in the
+    # scatters; the interval of "c" is wider than its draws.  Every panel of a column must
+    # still read off the same x range and every scatter of a row the same y range.
+    rng = np.random.default_rng(3)
+    draws = np.column_stack([rng.normal(1.0, 0.1, 3000), rng.normal(5.0, 0.2, 3000),
+                             rng.normal(-2.0, 0.05, 3000)])
+    draws[[7, 1500, 2999], 1] = [9.0, 9.5, 1.0]
+    draws[11, 0] = np.inf  # dropped with its row
+    mle = np.array([1.02, 5.1, -2.0])
+    intervals = {"a": (0.8, 1.2), "b": (4.6, 5.4), "c": (-2.5, -1.1)}
+    _, pairs = bootstrap_figures(draws, ["a", "b", "c"], mle, intervals, max_points=60)
+    p = 3
+    axes = np.array(pairs.axes).reshape(p, p)
+    pairs.canvas.draw()  # final layout: tick positions as drawn
+    finite = draws[np.all(np.isfinite(draws), axis=1)]
+    for k in range(p):
+        col = [axes[i, k] for i in range(k, p)]
+        xlim = col[0].get_xlim()
+        assert all(ax.get_xlim() == xlim for ax in col)
+        # The bottom row's tick labels hold for the whole column.
+        assert all(np.array_equal(ax.get_xticks(), col[-1].get_xticks()) for ax in col)
+        row = [axes[k, j] for j in range(k)]
+        assert all(ax.get_ylim() == axes[k, 0].get_ylim() for ax in row)
+        assert all(np.array_equal(ax.get_yticks(), axes[k, 0].get_yticks()) for ax in row)
+        marked = np.r_[finite[:, k], mle[k], intervals["abc"[k]]]
+        lims = [xlim] + [axes[k, j].get_ylim() for j in range(k)]
+        for lo, hi in lims:
+            assert lo < marked.min() and marked.max() < hi
+    # The diagonal histograms keep their own count axis.
+    assert axes[1, 1].get_ylim() != axes[1, 0].get_ylim()
+
+
 def test_bootstrap_figures_validation():
     with pytest.raises(ValueError):
         bootstrap_figures(np.ones((10, 3)), ["a", "b"])

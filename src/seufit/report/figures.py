@@ -292,6 +292,24 @@ def _clean_draws(draws, names) -> np.ndarray:
     return a
 
 
+def _param_limits(values: np.ndarray, mle: float | None,
+                  interval: tuple[float, float] | None, pad: float = 0.03) -> tuple[float, float]:
+    """Axis range holding every draw, the MLE and the interval ends, padded by ``pad``."""
+    v = [np.asarray(values, float).ravel()]
+    if mle is not None:
+        v.append(np.atleast_1d(np.asarray(mle, float)))
+    if interval is not None:
+        v.append(np.asarray(interval, float).ravel())
+    v = np.concatenate(v)
+    v = v[np.isfinite(v)]
+    lo, hi = float(v.min()), float(v.max())
+    span = hi - lo
+    if not span > 0:  # all equal: open a window of 10 % of the value (or +/-0.5) around it
+        half = 0.1 * abs(lo) if lo != 0 else 0.5
+        return lo - half, hi + half
+    return lo - pad * span, hi + pad * span
+
+
 def bootstrap_figures(
     draws: ArrayLike,
     names: Sequence[str],
@@ -371,6 +389,11 @@ def bootstrap_figures(
     sub = a if a.shape[0] <= max_points else a[rng.choice(a.shape[0], max_points,
                                                            replace=False)]
     corr = np.corrcoef(a, rowvar=False) if p > 1 else np.ones((1, 1))
+    # One range per parameter, from every draw (not the subsample) and the marked values:
+    # every panel of column k gets it as x-limits and every scatter of row k as y-limits,
+    # so the tick labels of the bottom row / first column hold for the whole column / row.
+    lims = [_param_limits(a[:, k], None if mle_arr is None else mle_arr[k],
+                          intervals.get(name)) for k, name in enumerate(names)]
     pairs_fig = _new_figure(2.2 * p + 0.6, 2.2 * p + 0.4)
     axes = pairs_fig.subplots(p, p, squeeze=False)
     for i in range(p):
@@ -400,15 +423,18 @@ def bootstrap_figures(
             if names[j] in intervals:
                 for v in intervals[names[j]]:
                     ax.axvline(v, color=_ZERO_OUT, ls="--", lw=0.9)
+            ax.set_xlim(lims[j])
+            if i != j:
+                ax.set_ylim(lims[i])  # the diagonal keeps its own (count) y axis
             ax.tick_params(labelsize=7)
             if i == p - 1:
                 ax.set_xlabel(axis_label[j], fontsize=9)
             else:
-                ax.set_xticklabels([])
+                ax.tick_params(labelbottom=False)
             if j == 0 and i > 0:
                 ax.set_ylabel(axis_label[i], fontsize=9)
             elif j > 0 and i != j:
-                ax.set_yticklabels([])
+                ax.tick_params(labelleft=False)
     shown = f"{sub.shape[0]} of {a.shape[0]} replicates shown" if sub.shape[0] < a.shape[0] \
         else f"{a.shape[0]} replicates"
     pairs_fig.suptitle(f"bootstrap pairs ({shown}); + MLE, dashed: {interval_label}",
