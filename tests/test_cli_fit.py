@@ -231,3 +231,30 @@ def test_end_to_end_bad_input(tmp_path):
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip("\n").splitlines()
     assert len(lines) == 1 and "beam.csv" in lines[0] and "events" in lines[0]
+
+
+@pytest.mark.parametrize("args", [
+    ["fit", "{data}", "--json", "{data}"],
+    ["bootstrap", "{data}", "-n", "20", "--json", "{out}", "--draws", "{data}"],
+    ["profile", "{data}", "--plot", "{data}"],
+    ["sweep", "{data}", "-n", "100", "--csv", "{data}"],
+])
+def test_an_output_never_overwrites_the_data(args, tmp_path, capsys):
+    data = tmp_path / "d.npz" if "--draws" in args else tmp_path / "d.csv"
+    if "--plot" in args:
+        data = tmp_path / "d.png"
+    text = "let,fluence,events\n5,1e7,3\n10,1e7,12\n20,1e7,45\n40,1e7,71\n80,1e7,82\n"
+    data.write_text(text)
+    argv = [a.format(data=data, out=tmp_path / "o.json") for a in args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "is the input data file" in err
+    assert data.read_text() == text
+
+
+def test_two_outputs_on_one_path_are_refused(tmp_path, capsys):
+    same = tmp_path / "same.out"
+    assert main(["sweep", "example:cic_mpa_stubs", "-n", "100", "--json", str(same),
+                 "--csv", str(same)]) == 2
+    assert "name the same file" in capsys.readouterr().err
+    assert not same.exists()

@@ -144,3 +144,18 @@ def test_jobs_is_minus_one_or_positive(capsys, jobs):
 def test_main_returns_the_exit_code(tmp_path):
     assert main(["profile", str(tmp_path / "missing.csv")]) == 2
     assert main(["sweep", "example:mle_article", "--statistic", "chi"]) == 2
+
+
+@pytest.mark.parametrize("cmd", [["profile"], ["sweep", "-n", "2000", "--seed", "1"],
+                                 ["bootstrap", "-n", "50", "--seed", "1"]])
+def test_commands_on_a_fit_show_the_data_notes(cmd, tmp_path, capsys):
+    """What ``seufit fit`` says of the data (a skipped run, runs left out) is said by
+    every command built on the fit, on screen and in the JSON."""
+    f, js = tmp_path / "d.csv", tmp_path / "r.json"
+    f.write_text("let,fluence,events\n1,1e7,0\n5,1e7,3\n10,1e7,12\n#15,1e7,28\n20,1e7,45\n"
+                 "40,1e7,71\n80,1e7,82\n")
+    assert main([cmd[0], str(f), *cmd[1:], "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    assert "5 of 6 runs in the likelihood (1 zero-event run(s) left out" in out
+    assert "note: 1 line(s) starting with '#' look like runs" in out
+    assert any("starting with '#'" in m for m in json.loads(js.read_text())["fit_messages"])

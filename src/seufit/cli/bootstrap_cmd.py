@@ -11,12 +11,15 @@ from . import cli
 from .options import (
     cl_option,
     data_argument,
+    distinct_outputs,
+    fit_context,
     jobs_option,
     json_option,
     output_file,
     read,
     seed_option,
     tilt_option,
+    with_fit_messages,
     zeros_option,
 )
 
@@ -51,6 +54,7 @@ from .options import (
 def bootstrap_command(data, n_boot, seed, jobs, config, ci, cl, acceleration, zeros, no_tilt,
                       json_path, draws_path, progress):
     """Parametric Poisson bootstrap of the maximum-likelihood fit of DATA."""
+    distinct_outputs(data, json=json_path, draws=draws_path)
     d = read(data, no_tilt)
     fr = fit(d, zeros=zeros, cl=cl)
     if not fr.fitted:
@@ -68,10 +72,10 @@ def bootstrap_command(data, n_boot, seed, jobs, config, ci, cl, acceleration, ze
         raise click.exceptions.Exit(0)
     res = bootstrap(fr, n_boot=n_boot, seed=seed, config=config, ci=ci, cl=cl, jobs=jobs,
                     progress=progress, acceleration=acceleration)
-    click.echo(f"MLE ({fr.variant}): NLL {fr.nll:.6f}")
+    click.echo("\n".join(fit_context(fr)))
     click.echo(str(res))
     if json_path:
-        write_json(json_path, res.to_dict())
+        write_json(json_path, with_fit_messages(res.to_dict(), fr))
         click.echo(f"  JSON written to {json_path}")
     if draws_path:
         res.save(draws_path)

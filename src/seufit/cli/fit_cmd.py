@@ -7,7 +7,15 @@ import click
 from .._io import write_json
 from ..fit import fit
 from . import cli
-from .options import cl_option, data_argument, json_option, read, tilt_option, zeros_option
+from .options import (
+    cl_option,
+    data_argument,
+    distinct_outputs,
+    json_option,
+    read,
+    tilt_option,
+    zeros_option,
+)
 
 
 @cli.command("fit")
@@ -24,6 +32,7 @@ from .options import cl_option, data_argument, json_option, read, tilt_option, z
 @json_option
 def fit_command(data, zeros, variant, no_tilt, cl, sided, method, json_path):
     """Poisson maximum-likelihood Weibull fit of DATA."""
+    distinct_outputs(data, json=json_path)
     d = read(data, no_tilt)
     res = fit(d, zeros=zeros, variant=variant, cl=cl, sided=sided, method=method)
     click.echo(str(res))

@@ -10,11 +10,14 @@ from . import cli
 from .options import (
     cl_option,
     data_argument,
+    distinct_outputs,
+    fit_context,
     json_option,
     output_file,
     read,
     seed_option,
     tilt_option,
+    with_fit_messages,
     zeros_option,
 )
 
@@ -61,10 +64,13 @@ def profile_command(data, cl, zeros, no_tilt, json_path, plot_path):
     """
     from ..uncertainty.profile import profile
 
-    res = profile(_fitted(data, zeros, no_tilt, cl), cl)
+    distinct_outputs(data, json=json_path, plot=plot_path)
+    fr = _fitted(data, zeros, no_tilt, cl)
+    res = profile(fr, cl)
+    click.echo("\n".join(fit_context(fr)))
     click.echo(str(res))
     if json_path:
-        write_json(json_path, res.to_dict())
+        write_json(json_path, with_fit_messages(res.to_dict(), fr))
         click.echo(f"  JSON written to {json_path}")
     if plot_path:
         from ..report.likelihood_plots import plot_profile
@@ -110,16 +116,18 @@ def sweep_command(data, n, method, statistic, cl, seed, box, zeros, no_tilt, csv
 
     if pair and not plot_path:
         raise click.UsageError("--pair draws on the figure: give --plot PATH too")
+    distinct_outputs(data, csv=csv_path, json=json_path, plot=plot_path)
     res_fit = _fitted(data, zeros, no_tilt, cl)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the same text is printed as a note below
         res = sweep(res_fit, n, method=method, statistic=statistic, cl=cl, seed=seed, box=box)
+    click.echo("\n".join(fit_context(res_fit)))
     click.echo(str(res))
     if csv_path:
         res.to_csv(csv_path)
         click.echo(f"  CSV written to {csv_path}")
     if json_path:
-        write_json(json_path, res.to_dict())
+        write_json(json_path, with_fit_messages(res.to_dict(), res_fit))
         click.echo(f"  JSON written to {json_path}")
     if plot_path:
         from ..report.likelihood_plots import plot_sweep

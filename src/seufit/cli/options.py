@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..data import load
+from ..data import example_path, load
 
 
 def _first_existing(path: Path) -> Path:
@@ -97,3 +97,47 @@ jobs_option = click.option(
 
 def read(data: str, no_tilt: bool):
     return load(data, tilt=not no_tilt)
+
+
+def _same(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:  # hard links, bind mounts
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def distinct_outputs(data: str, **outputs: str | None) -> None:
+    """Refuse output files that are the input data or one another, before any work.
+
+    ``outputs`` maps option names (``json``, ``csv``, ...) to the paths given (None:
+    not asked for).  Writing one over the data would destroy the measurement; two
+    outputs on one path would leave only the last one, silently.
+    """
+    given = [(f"--{k.replace('_', '-')}", Path(v)) for k, v in outputs.items() if v]
+    src = example_path(data) if data.startswith("example:") else Path(data)
+    for i, (opt, path) in enumerate(given):
+        if _same(path, src):
+            raise click.UsageError(f"{opt} {path} is the input data file; choose another name")
+        for opt2, path2 in given[:i]:
+            if _same(path, path2):
+                raise click.UsageError(f"{opt2} and {opt} name the same file ({path}); give "
+                                       "each output its own name")
+
+
+def fit_context(fr) -> list[str]:
+    """Lines saying which fit a bootstrap, profile or sweep starts from, and every note
+    of the data and the fit (skipped comment lines, duplicate rows, tilt, a bound...):
+    the commands built on a fit must not hide what ``seufit fit`` would say."""
+    n_fit = int(fr.fit_mask.sum())
+    line = (f"fit: {fr.variant} MLE, NLL {fr.nll:.6f}; {n_fit} of {fr.data.n_runs} runs in "
+            "the likelihood")
+    if n_fit < fr.data.n_runs:
+        line += f" ({fr.data.n_runs - n_fit} zero-event run(s) left out: zeros={fr.zeros})"
+    return [line] + [f"note: {m}" for m in fr.messages]
+
+
+def with_fit_messages(result: dict, fr) -> dict:
+    """A result's JSON with the notes of its data and fit under ``fit_messages``."""
+    return {**result, "fit_messages": list(fr.messages)}
