@@ -258,3 +258,31 @@ def test_two_outputs_on_one_path_are_refused(tmp_path, capsys):
                  "--csv", str(same)]) == 2
     assert "name the same file" in capsys.readouterr().err
     assert not same.exists()
+
+
+@pytest.mark.parametrize("exc, code, text", [
+    (np.linalg.LinAlgError("Eigenvalues did not converge"), 1, "internal error: LinAlgError"),
+    (MemoryError(), 2, "not enough memory"),
+    (ValueError("cl must be between 0 and 1"), 2, "error: cl must be"),
+])
+def test_exit_codes_tell_our_failures_from_the_users(exc, code, text, monkeypatch, capsys):
+    """A linear-algebra failure is ours (exit 1) although numpy makes it a ValueError;
+    running out of memory is the request's size (exit 2); both in one line."""
+    import seufit.cli.fit_cmd as fc
+
+    def boom(*a, **k):
+        raise exc
+
+    monkeypatch.setattr(fc, "fit", boom)
+    assert main(["fit", "example:cic_mpa_stubs"]) == code
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and text in err
+
+
+@pytest.mark.parametrize("argv", [["bootstrap", "example:cic_mpa_stubs", "-n", "10000001"],
+                                  ["sweep", "example:cic_mpa_stubs", "-n", "100000001"],
+                                  ["analyze", "example:cic_mpa_stubs", "-o", "x", "--n-boot", "5"]])
+def test_sample_counts_are_checked_before_any_work(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and ("--n-boot" in err or "'-n'" in err)

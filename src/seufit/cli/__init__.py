@@ -11,6 +11,7 @@ import sys
 import traceback
 
 import click
+import numpy as np
 
 from ..data import DataError
 
@@ -22,15 +23,25 @@ class _Group(click.Group):
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            # Floating-point warnings (an overflow in a trial step, a log of 0 masked
+            # afterwards) are handled where they arise; on stderr they would bury the one
+            # line a user reads.
+            with np.errstate(all="ignore"):
+                return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException,
                 BrokenPipeError):
             raise
         except DataError as exc:
             click.echo(f"seufit: error: {exc}", err=True)
             ctx.exit(2)
+        except np.linalg.LinAlgError as exc:  # a ValueError, but ours, not the user's
+            _internal_error(ctx, exc)
         except ValueError as exc:
             click.echo(f"seufit: error: {exc}", err=True)
+            ctx.exit(2)
+        except MemoryError:
+            click.echo("seufit: error: not enough memory for this run; ask for fewer "
+                       "replicates or samples", err=True)
             ctx.exit(2)
         except OSError as exc:
             # A file the command was told to read or write (permissions, a full disk):
@@ -39,12 +50,17 @@ class _Group(click.Group):
             click.echo(f"seufit: error: {exc.strerror or exc}{where}", err=True)
             ctx.exit(2)
         except Exception as exc:  # noqa: BLE001 - last line of defence of a CLI
-            if os.environ.get("SEUFIT_DEBUG"):
-                traceback.print_exc()
-            msg = str(exc).splitlines()[0] if str(exc) else ""
-            click.echo(f"seufit: internal error: {type(exc).__name__}: {msg} "
-                       "(set SEUFIT_DEBUG=1 for the traceback)", err=True)
-            ctx.exit(1)
+            _internal_error(ctx, exc)
+
+
+def _internal_error(ctx, exc: BaseException) -> None:
+    """One line and exit code 1 for a bug of ours (the traceback with SEUFIT_DEBUG=1)."""
+    if os.environ.get("SEUFIT_DEBUG"):
+        traceback.print_exc()
+    msg = str(exc).splitlines()[0] if str(exc) else ""
+    click.echo(f"seufit: internal error: {type(exc).__name__}: {msg} "
+               "(set SEUFIT_DEBUG=1 for the traceback)", err=True)
+    ctx.exit(1)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

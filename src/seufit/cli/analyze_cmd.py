@@ -11,9 +11,11 @@ from ..analysis import DEFAULT_SWEEP, analyze
 from ..report.writer import ReportError, write_report
 from . import cli
 from .options import (
+    MAX_SWEEP,
     cl_option,
     data_argument,
     jobs_option,
+    n_boot_zero_or_range,
     output_dir,
     read,
     seed_option,
@@ -56,7 +58,7 @@ def _command_line(ctx: click.Context) -> str:
               help="Report directory (created; an earlier seufit report there is replaced).")
 @seed_option
 @jobs_option
-@click.option("--n-boot", "n_boot", type=click.IntRange(min=0), default=None,
+@click.option("--n-boot", "n_boot", type=int, default=None, callback=n_boot_zero_or_range,
               help="Bootstrap replicates (default: 10,000 full / 20,000 conservative by the "
                    "bootstrap article's rule); 0: no bootstrap.")
 @click.option("--zeros", type=click.Choice(["auto", "exclude", "include"]), default="exclude",
@@ -84,7 +86,8 @@ def _command_line(ctx: click.Context) -> str:
                    "upper limits only.")
 @click.option("--no-profile", "no_profile", is_flag=True,
               help="Skip the profile likelihood (and the sweep, which needs it).")
-@click.option("--n-sweep", "n_sweep", type=click.IntRange(min=0), default=DEFAULT_SWEEP,
+@click.option("--n-sweep", "n_sweep", type=click.IntRange(min=0, max=MAX_SWEEP),
+              default=DEFAULT_SWEEP,
               show_default=True, help="Samples of the fmin + Delta sweep; 0: no sweep.")
 @tilt_option
 @click.option("--sided", type=click.Choice(["two-sided", "one-sided"]), default="two-sided",

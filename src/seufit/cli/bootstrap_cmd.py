@@ -9,6 +9,7 @@ from ..fit import fit
 from ..uncertainty.bootstrap import bootstrap
 from . import cli
 from .options import (
+    MAX_BOOT,
     cl_option,
     data_argument,
     distinct_outputs,
@@ -26,7 +27,7 @@ from .options import (
 
 @cli.command("bootstrap")
 @data_argument
-@click.option("-n", "--n-boot", type=click.IntRange(min=20), default=None,
+@click.option("-n", "--n-boot", type=click.IntRange(min=20, max=MAX_BOOT), default=None,
               help="Replicates (default by the article's rule: 10,000 full, 20,000 "
                    "conservative).")
 @seed_option

@@ -8,6 +8,7 @@ from .._io import write_json
 from ..fit import fit
 from . import cli
 from .options import (
+    MAX_SWEEP,
     cl_option,
     data_argument,
     distinct_outputs,
@@ -81,7 +82,8 @@ def profile_command(data, cl, zeros, no_tilt, json_path, plot_path):
 
 @cli.command("sweep")
 @data_argument
-@click.option("-n", "n", type=click.IntRange(min=1), default=1_000_000, show_default=True,
+@click.option("-n", "n", type=click.IntRange(min=1, max=MAX_SWEEP), default=1_000_000,
+              show_default=True,
               help="Number of sampled parameter vectors.")
 @click.option("--method", type=click.Choice(["uniform", "lhs"]), default="uniform",
               show_default=True, help="Uniform random or Latin-hypercube sampling.")

@@ -84,6 +84,22 @@ json_option = click.option("--json", "json_path", type=click.Path(), callback=ou
 seed_option = click.option(
     "--seed", type=click.IntRange(min=0), default=None,
     help="Seed of every random draw; a fresh one is drawn and recorded when omitted.")
+# Upper limits of the sample counts: far above any use (the articles' bootstrap takes
+# 20,000 replicates, the sweep 1e6 samples), low enough to fail at once rather than after
+# minutes or with the machine out of memory (a sweep keeps every sample: ~40 bytes each).
+MAX_BOOT = 10_000_000
+MAX_SWEEP = 100_000_000
+
+
+def n_boot_zero_or_range(ctx, param, value):
+    """``analyze --n-boot``: 0 (no bootstrap) or 20 to :data:`MAX_BOOT`, checked at parse
+    time like ``bootstrap -n``."""
+    if value is not None and value != 0 and not 20 <= value <= MAX_BOOT:
+        raise click.BadParameter(f"must be 0 (no bootstrap) or from 20 to {MAX_BOOT:,}, "
+                                 f"got {value}")
+    return value
+
+
 def _jobs(ctx, param, value):
     if value is not None and value != -1 and value < 1:
         raise click.BadParameter(f"must be -1 (all cores) or a positive number, got {value}")
