@@ -255,7 +255,15 @@ def test_units_per_bit_in_report(tmp_path):
                                   "bits": 1e4}))
     out = write_report(analyze(d, seed=1, n_boot=0, profile=False), tmp_path / "bit",
                        workers=1)
-    assert "cm2/bit" in (out / "report.html").read_text()
+    page = (out / "report.html").read_text()
+    assert "cm2/bit" in page
+    # The bit count behind "per bit" is in the runs table and the JSON, and the exposure
+    # (fluence x bits) reproduces each cross-section.
+    assert "<th>bits</th>" in page and "σ per bit = events / (fluence × bits)" in page
+    runs = json.loads((out / "report.json").read_text())["input"]["runs"]
+    for r in runs:
+        assert r["bits"] == 1e4 and r["exposure"] == pytest.approx(r["fluence"] * 1e4)
+        assert r["cross_section"] == pytest.approx(r["events"] / r["exposure"], rel=1e-12)
 
 
 def test_tilted_runs_show_logged_and_effective_fluence(report, cic):

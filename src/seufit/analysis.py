@@ -481,7 +481,11 @@ def run_table(a: Analysis) -> list[dict]:
         row = {"label": labels[i], "ion": d.ion[i] if d.ion else None,
                "let": float(d.let[i]), "let_nominal": float(d.let_nominal[i]),
                "angle": float(d.angle[i]), "fluence": float(d.fluence[i]),
-               "fluence_nominal": float(d.fluence_nominal[i]), "events": n,
+               "fluence_nominal": float(d.fluence_nominal[i]),
+               # per-bit data: the bit count turns counts into sigma per bit, so a reviewer
+               # must see it (exposure = effective fluence x bits, the divisor of sigma)
+               "bits": None if d.bits is None else float(d.bits[i]),
+               "exposure": float(d.exposure[i]), "events": n,
                "cross_section": float(d.cross_section[i]),
                "sigma_low": float(lo_n[i] / d.exposure[i]),
                "sigma_high": float(hi_n[i] / d.exposure[i]),

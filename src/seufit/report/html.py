@@ -659,13 +659,14 @@ def _data(a: Analysis) -> str:
     runs = run_table(a)
     has_angle = any(r["angle"] != 0 for r in runs)
     has_ion = any(r["ion"] for r in runs)
+    per_bit = a.data.per_bit
     fitted = a.fitted
     tilt = has_angle and a.data.tilt_corrected
     # Tilted runs: the logged LET and fluence next to the effective ones the fit uses.
     heads = ["run"] + (["ion"] if has_ion else []) \
         + (["LET (nominal)", "fluence (logged)", "angle (°)"] if has_angle else []) \
         + ["LET (effective)" if tilt else "LET", "fluence (effective)" if tilt else "fluence",
-           "events", "σ",
+           *(["bits", "exposure (ions/cm² × bits)"] if per_bit else []), "events", "σ",
            f"σ {_pct(a.cl)} low", "σ high", "in fit"] \
         + (["expected", "Pearson r"] if fitted else [])
     rows, classes = [], []
@@ -675,7 +676,10 @@ def _data(a: Analysis) -> str:
             cells.append(_td(r["ion"] or ""))
         if has_angle:
             cells += [_tdn(r["let_nominal"]), _tdn(r["fluence_nominal"]), _tdn(r["angle"])]
-        cells += [_tdn(r["let"]), _tdn(r["fluence"]), _tdn(r["events"]),
+        cells += [_tdn(r["let"]), _tdn(r["fluence"])]
+        if per_bit:
+            cells += [_tdn(r["bits"]), _tdn(r["exposure"])]
+        cells += [_tdn(r["events"]),
                   _tdn(r["cross_section"]), _tdn(r["sigma_low"]), _tdn(r["sigma_high"]),
                   _td("yes" if r["in_fit"] else "no")]
         flagged = False
@@ -688,7 +692,8 @@ def _data(a: Analysis) -> str:
     unit = a.data.sigma_unit
     cap = (f"The runs (LET in MeV·cm²/mg, fluence in ions/cm², σ in {unit}; exact "
            f"{_pct(a.cl)} Garwood intervals, upper limit for "
-           "zero-event runs" + ("; LET and fluence tilt-corrected" if has_angle and
+           "zero-event runs" + ("; σ per bit = events / (fluence × bits)" if per_bit else "")
+           + ("; LET and fluence tilt-corrected" if has_angle and
                                  a.data.tilt_corrected else "") + "; |r| > 2 highlighted)")
     return ('<section id="data"><h2>Data</h2>' + _table(heads, rows, caption=cap,
                                                           row_classes=classes) + "</section>")
