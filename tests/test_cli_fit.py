@@ -162,6 +162,19 @@ def test_json_schema_standard(tmp_path, capsys):
     assert prov["version"] == seufit.__version__
     assert prov["input_sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
     assert prov["options"]["zeros"] == "exclude" and prov["options"]["cl"] == 0.95
+    assert all(p["ci_method"] == "wald" for p in rec["parameters"].values())
+
+
+def test_json_flags_a_wald_interval_past_the_box():
+    """bootstrap_article under include: the Wald low end of sigma_sat is negative; the
+    JSON says so next to the number, as the text table does."""
+    rec = seufit.fit("example:bootstrap_article", zeros="include").to_dict()
+    sig = rec["parameters"]["sigma_sat"]
+    assert sig["ci_low"] < 0 and sig["ci_method"] == "wald"
+    assert sig["flags"] == ["Wald outside the box"]
+    rec = seufit.fit("example:mle_article").to_dict()
+    assert rec["parameters"]["let_th"]["flags"] == ["Wald outside the box"]  # [-3.97, 7.90]
+    assert [rec["parameters"][n]["flags"] for n in ("sigma_sat", "s", "w")] == [[], [], []]
 
 
 def test_json_with_zeros_has_nulls_and_limits(tmp_path, capsys):

@@ -240,9 +240,14 @@ class FitResult:
             return None if a is None else float(a[k])
 
         params = {}
+        rows = self.parameter_rows()
         for k, name in enumerate(self.names):
+            # The method and the flags go with the numbers: a script reading this block
+            # must not take a Wald interval past the box (a negative sigma_sat) for a result.
             params[name] = {"value": f(self.theta, k), "se": f(self.se, k),
                             "ci_low": f(self.ci_low, k), "ci_high": f(self.ci_high, k),
+                            "ci_method": None if self.ci_low is None else "wald",
+                            "flags": [x for x in rows[k][6].split("; ") if x],
                             "unit": self._units()[k]}
 
         def mat(m):
