@@ -385,12 +385,12 @@ def test_guarded_quotes_percentile_where_the_rule_quotes_bca_on_a_bound(cic):
     # text says so with the way out; "guarded" quotes percentile and records the override.
     assert cic.chosen == "bca"
     assert any(m.startswith("BCa quoted with w on a bound") and "--ci guarded" in m
-               for m in cic.messages)
+               for m in cic.caveats)
     g = analyze("example:cic_mpa_stubs", seed=11, ci="guarded", **FAST)
     assert g.chosen == "percentile"
     dec = g.decision("interval")
     assert dec.overridden and dec.automatic == "bca" and "guarded rule" in dec.reason
-    assert not any(m.startswith("BCa quoted") for m in g.messages)
+    assert not any(m.startswith("BCa quoted") for m in g.caveats)
     # the bootstrap section says the same (review: it said BCa and flagged it)
     assert g.bootstrap.ci_method == "percentile"
     assert not any("prefer --ci percentile" in f for f in g.bootstrap.diagnostics["flags"])
@@ -447,3 +447,36 @@ def test_sidedness_changes_the_printed_limits_not_the_zero_rule():
     # what is shown does follow the sidedness: the one-sided limit is exceeded
     (u,) = got["one-sided"].fit.upper_limits
     assert u.sided == "one-sided" and u.curve_below is False
+
+
+def test_caveats_stand_next_to_the_result(cic):
+    """What limits the quoted intervals is said under the result table (text, notebook
+    HTML, JSON), not among the closing notes."""
+    text = str(cic)
+    head, _, rest = text.partition("  caveats on these intervals:")
+    assert "result (" in head and rest.index("  decisions:") > 0
+    cav = rest[:rest.index("  decisions:")]
+    assert "BCa quoted with w on a bound" in cav
+    # w on its upper bound, and sigma_sat tied to it (bootstrap r about +0.95)
+    w_line = next(c for c in cic.caveats if c.startswith("w at its upper bound"))
+    assert "every interval holds only for w <= " in w_line and "sigma_sat (r = +0.9" in w_line
+    assert "caveats on these intervals" in cic._repr_html_()
+    assert json.loads(_json(cic))["caveats"] == list(cic.caveats)
+
+
+def test_caveats_of_a_small_or_unstable_bootstrap():
+    a = analyze("example:mle_article", seed=1, n_boot=60, profile=False, n_sweep=0)
+    few = [c for c in a.caveats if c.startswith("only 60 replicates fitted")]
+    assert few and "outer 2 draws" in few[0]
+    se_change = a.bootstrap.diagnostics["stability"]["se_relative_change"]
+    moved = [k for k, v in se_change.items() if v > 0.10]
+    assert moved  # 2 x 30 draws
+    assert any(c.startswith("the bootstrap standard error of " + ", ".join(moved))
+               and "--n-boot" in c for c in a.caveats)
+    # The default 20,000: standard errors stable; the relative change of the near-zero
+    # let_th-w correlation (r about 0.09) still flags the article's diagnostic, but the
+    # marginal intervals quoted do not depend on it: no caveat.
+    b = analyze("example:mle_article", seed=1, profile=False, n_sweep=0)
+    assert not b.bootstrap.diagnostics["stability"]["stable"]
+    assert max(b.bootstrap.diagnostics["stability"]["se_relative_change"].values()) < 0.10
+    assert not any(c.startswith("only") or "two halves" in c for c in b.caveats)

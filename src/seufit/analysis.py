@@ -45,6 +45,7 @@ from .checks import (
     Check,
     checks_html,
     checks_table,
+    correlation_matrix,
     post_fit_checks,
     pre_fit_checks,
     worst_status,
@@ -171,6 +172,9 @@ class Analysis:
     messages : tuple of str
     provenance : dict
         Versions, input hash, options, seed.
+    caveats : tuple of str
+        What limits the quoted intervals (BCa with a parameter on a bound, an unstable or
+        small bootstrap, a parameter held by its box), shown next to the result.
     """
 
     data: TestData
@@ -190,6 +194,7 @@ class Analysis:
     skipped: dict
     messages: tuple[str, ...] = ()
     provenance: dict = field(default_factory=dict)
+    caveats: tuple[str, ...] = ()
 
     # -- views -----------------------------------------------------------------------
     @property
@@ -325,6 +330,9 @@ class Analysis:
             out.append(f"  result ({lvl} {label} intervals):")
             out.append(text_table(["parameter", "estimate", "low", "high", "unit", "method",
                                    "note"], self.result_rows(), indent="    "))
+            if self.caveats:
+                out.append("  caveats on these intervals:")
+                out += [f"    - {c}" for c in self.caveats]
         if self.fit.upper_limits:
             out.append("  zero-event upper limits:")
             for u in self.fit.upper_limits:
@@ -363,6 +371,9 @@ class Analysis:
             parts.append(html_table(["parameter", "estimate", "low", "high", "unit", "method",
                                      "note"], self.result_rows(),
                                     caption=f"result ({100 * self.cl:g} % intervals)"))
+            if self.caveats:
+                parts.append("<b>caveats on these intervals</b><ul>" + "".join(
+                    f"<li>{html.escape(c)}</li>" for c in self.caveats) + "</ul>")
         parts.append(self._figures_html())
         parts.append(html_table(["decision", "choice", "reason", "option"],
                                 self.decision_rows(), caption="decisions"))
@@ -431,6 +442,7 @@ class Analysis:
             "command": self.command,
             "verdict": {"status": st, "summary": summary},
             "parameters": params,
+            "caveats": list(self.caveats),
             "decisions": [x.to_dict() for x in self.decisions],
             "checks": {"data": [c.to_dict() for c in self.data_checks],
                        "fit": [c.to_dict() for c in self.fit_checks]},
@@ -1075,6 +1087,60 @@ def _empty_intervals(reasons: Mapping[str, str]) -> dict:
                         for m in INTERVAL_METHODS}, "parameters": {}}
 
 
+# Fewer successful replicates than this and a 95 % percentile end rests on the outer
+# 25 draws of a tail: say so next to the result (the article's configurations use 10,000
+# or 20,000).
+FEW_DRAWS = 1000
+
+
+def _caveats(fr: FitResult, boot: BootstrapResult | None, chosen: str | None) -> list[str]:
+    """What limits the quoted intervals, in words a reviewer can act on."""
+    out: list[str] = []
+    if not fr.fitted or chosen is None:
+        return out
+    if chosen == "bca" and fr.at_bound:
+        # The bootstrap's own flag, in analyze's terms (it says --ci percentile).
+        out.append(f"BCa quoted with {', '.join(fr.at_bound)} on a bound: BCa under-covers "
+                   "there in the coverage study (docs/bootstrap.md); --ci guarded quotes the "
+                   "percentile interval instead")
+    if boot is not None and chosen in ("percentile", "bca"):
+        # Standard errors only: the quoted intervals are marginal, so an unstable
+        # correlation does not move them (and the relative change of a correlation near 0,
+        # the article's measure, stays above 10 % at any number of replicates).
+        stab = boot.diagnostics.get("stability", {})
+        moved = [k for k, v in stab.get("se_relative_change", {}).items() if v > 0.10]
+        if moved:
+            out.append("the bootstrap standard error of " + ", ".join(moved) + " changed by "
+                       "more than 10 % between the two halves of the draws: the quoted ends "
+                       "carry Monte Carlo error; rerun with more replicates (--n-boot)")
+        if boot.n_success < FEW_DRAWS:
+            tail = (1 - fr.cl) / 2 * boot.n_success
+            out.append(f"only {boot.n_success} replicates fitted: each end of the interval rests "
+                       f"on the outer {tail:.0f} draws of its tail; the article's "
+                       "configurations use 10,000 or 20,000")
+    # A parameter held by a conventional bound (not let_th on 0 or on the data's limit, which
+    # are physical): the intervals of the parameters correlated with it hold inside the box.
+    corr = boot.correlation if boot is not None else correlation_matrix(fr)[0]
+    lo, hi = fr.bounds
+    for name in fr.at_bound:
+        k = fr.names.index(name)
+        if name == "let_th":
+            continue
+        side = "lower" if abs(fr.theta[k] - lo[k]) <= abs(fr.theta[k] - hi[k]) else "upper"
+        text = (f"{name} at its {side} bound ({num(fr.theta[k], 4)}): the data do not bound it "
+                "inside the box, so every interval holds only for "
+                f"{name} {'>=' if side == 'lower' else '<='} {num(fr.theta[k], 4)}")
+        if corr is not None:
+            c = np.asarray(corr, float)[k]
+            tied = [(n, c[j]) for j, n in enumerate(fr.names)
+                    if j != k and np.isfinite(c[j]) and abs(c[j]) > 0.5]
+            if tied:
+                text += "; most of all " + ", ".join(f"{n} (r = {r:+.2f} with {name})"
+                                                     for n, r in tied)
+        out.append(text)
+    return out
+
+
 def _gof_check(fr: FitResult, g: GoodnessOfFit | None, judged: bool, pvalue: str,
                why_not: str) -> Check:
     """The goodness-of-fit check: deviance with the chosen p-value."""
@@ -1339,11 +1405,7 @@ def analyze(
         intervals = _empty_intervals(skipped)
     chosen, dec_ci = rule_interval(fr, boot, intervals, ci, boot_error)
     decisions += [dec_ci, dec_gof, dec_prof, dec_sweep]
-    if chosen == "bca" and fr.at_bound:
-        # The bootstrap's own flag, in analyze's terms (it says --ci percentile).
-        messages.append(f"BCa quoted with {', '.join(fr.at_bound)} on a bound: BCa under-covers "
-                        "there in the coverage study (docs/bootstrap.md); --ci guarded quotes "
-                        "the percentile interval instead")
+    caveats = _caveats(fr, boot, chosen)
     if boot is not None and chosen in ("percentile", "bca"):
         messages += [f"bootstrap: {m}"
                      for m in clip_notes(boot.diagnostics["clipped_to_data"], chosen)]
@@ -1375,7 +1437,7 @@ def analyze(
         data=d, fit=fr, bootstrap=boot, profile=prof, sweep=sw, gof=g,
         decisions=tuple(decisions), data_checks=data_checks, fit_checks=fit_checks,
         intervals=intervals, chosen=chosen, seed=seed, cl=cl, options=options,
-        skipped=skipped, messages=tuple(messages), provenance=prov)
+        skipped=skipped, messages=tuple(messages), provenance=prov, caveats=tuple(caveats))
 
 
 def _version(pkg: str) -> str | None:

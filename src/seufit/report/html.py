@@ -453,6 +453,10 @@ def _result(a: Analysis, figs: Mapping[str, str]) -> str:
         parts.append(f'<p class="note">Interval quoted: <b>{_e(label)}</b> &mdash; '
                      f"{_e(dec.reason)}. Every method is compared in "
                      '<a href="#intervals">All intervals</a>.</p>')
+        if a.caveats:
+            items = "".join(f"<li>{_e(c)}</li>" for c in a.caveats)
+            parts.append('<div class="verdict v-WARNING"><b>Caveats on these intervals.</b>'
+                         f"<ul>{items}</ul></div>")
         fails = [c for c in a.checks if c.status == "FAIL"]
         if fails:
             items = "".join(f"<li><b>{_e(c.name)}</b>: {_e(c.message)}</li>" for c in fails)
