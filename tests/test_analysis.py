@@ -480,3 +480,24 @@ def test_caveats_of_a_small_or_unstable_bootstrap():
     assert not b.bootstrap.diagnostics["stability"]["stable"]
     assert max(b.bootstrap.diagnostics["stability"]["se_relative_change"].values()) < 0.10
     assert not any(c.startswith("only") or "two halves" in c for c in b.caveats)
+
+
+def test_sigma_at_the_highest_tested_let(cic):
+    """sigma at the top LET: the fitted curve there (independent Weibull formula) and the
+    percentile interval of the replicate curves there; shown in text, HTML and JSON."""
+    from reference import weibull
+
+    t = cic.sigma_top
+    top = float(cic.data.let.max())
+    th = cic.fit.theta
+    assert t["let"] == top
+    assert t["value"] == pytest.approx(weibull(np.array([top]), *th)[0], rel=1e-12)
+    assert t["fraction_of_sigma_sat"] == pytest.approx(t["value"] / th[0], rel=1e-12)
+    sig = np.array([weibull(np.array([top]), *row)[0] for row in cic.bootstrap.draws])
+    lo, hi = np.quantile(sig, [0.025, 0.975])
+    assert (t["low"], t["high"]) == (pytest.approx(lo, rel=1e-12), pytest.approx(hi, rel=1e-12))
+    assert t["low"] < t["value"] < t["high"]
+    assert "sigma at the highest tested LET (" in str(cic)
+    assert json.loads(_json(cic))["sigma_at_highest_let"]["value"] == t["value"]
+    no_boot = analyze("example:cic_mpa_stubs", seed=1, n_boot=0, profile=False, n_sweep=0)
+    assert no_boot.sigma_top["low"] is None and no_boot.sigma_top["value"] == t["value"]

@@ -291,3 +291,11 @@ def test_cross_section_caption_explains_a_band_that_falls_to_zero(cic):
     zero = np.asarray(b["low"]) == 0
     assert zero.any() and np.asarray(b["let"])[zero].max() < lmin_hit
     assert "lower edge is 0" not in html_module.make_figure(cic, "cross_section").caption
+
+
+def test_result_section_gives_sigma_at_the_top_let_and_the_caveats(report, cic):
+    page = (report / "report.html").read_text()
+    result = page[page.index('<section id="result">'):page.index("</section>",
+                                                               page.index('id="result"'))]
+    assert "sigma at the highest tested LET (" in result
+    assert "Caveats on these intervals." in result and "w at its upper bound" in result

@@ -172,6 +172,11 @@ class Analysis:
     messages : tuple of str
     provenance : dict
         Versions, input hash, options, seed.
+    sigma_top : dict or None
+        The fitted cross-section at the highest tested LET, with its bootstrap percentile
+        interval when there is a bootstrap: ``{"let", "value", "low", "high", "method",
+        "fraction_of_sigma_sat"}``.  What the data measure directly, whether or not the
+        curve saturates there.
     caveats : tuple of str
         What limits the quoted intervals (BCa with a parameter on a bound, an unstable or
         small bootstrap, a parameter held by its box), shown next to the result.
@@ -195,6 +200,7 @@ class Analysis:
     messages: tuple[str, ...] = ()
     provenance: dict = field(default_factory=dict)
     caveats: tuple[str, ...] = ()
+    sigma_top: dict | None = None
 
     # -- views -----------------------------------------------------------------------
     @property
@@ -330,6 +336,8 @@ class Analysis:
             out.append(f"  result ({lvl} {label} intervals):")
             out.append(text_table(["parameter", "estimate", "low", "high", "unit", "method",
                                    "note"], self.result_rows(), indent="    "))
+            if self.sigma_top:
+                out.append("  " + _sigma_top_text(self.sigma_top, self.cl, self.data))
             if self.caveats:
                 out.append("  caveats on these intervals:")
                 out += [f"    - {c}" for c in self.caveats]
@@ -443,6 +451,7 @@ class Analysis:
             "verdict": {"status": st, "summary": summary},
             "parameters": params,
             "caveats": list(self.caveats),
+            "sigma_at_highest_let": self.sigma_top,
             "decisions": [x.to_dict() for x in self.decisions],
             "checks": {"data": [c.to_dict() for c in self.data_checks],
                        "fit": [c.to_dict() for c in self.fit_checks]},
@@ -456,6 +465,31 @@ class Analysis:
             "messages": list(self.messages),
             "provenance": self.provenance,
         })
+
+
+def _sigma_top(fr: FitResult, boot: BootstrapResult | None, cl: float) -> dict | None:
+    """sigma at the highest tested LET, from the fit and (percentile) the bootstrap draws."""
+    if not fr.fitted:
+        return None
+    let = float(fr.data.let.max())
+    value = float(fr.predict(let)[0])
+    out = {"let": let, "value": value, "low": None, "high": None, "method": None,
+           "fraction_of_sigma_sat": value / float(fr.theta[0])}
+    if boot is not None and boot.n_success >= 2:
+        sig = fr.model.value(boot.draws, np.array([let]))[:, 0]
+        alpha = 1 - cl
+        lo, hi = np.quantile(sig, [alpha / 2, 1 - alpha / 2])
+        out.update(low=float(lo), high=float(hi), method="bootstrap percentile")
+    return out
+
+
+def _sigma_top_text(t: dict, cl: float, d: TestData) -> str:
+    text = (f"sigma at the highest tested LET ({num(t['let'], 4)}): {num(t['value'], 4)} "
+            f"{d.sigma_unit}")
+    if t["low"] is not None:
+        text += (f", {100 * cl:g} % {t['method']} [{num(t['low'], 4)}, {num(t['high'], 4)}]")
+    return text + (f"; the curve there is at {100 * t['fraction_of_sigma_sat']:.0f} % of "
+                   "sigma_sat")
 
 
 def _envelope_summary(limits) -> str:
@@ -1406,6 +1440,7 @@ def analyze(
     chosen, dec_ci = rule_interval(fr, boot, intervals, ci, boot_error)
     decisions += [dec_ci, dec_gof, dec_prof, dec_sweep]
     caveats = _caveats(fr, boot, chosen)
+    sigma_top = _sigma_top(fr, boot, cl)
     if boot is not None and chosen in ("percentile", "bca"):
         messages += [f"bootstrap: {m}"
                      for m in clip_notes(boot.diagnostics["clipped_to_data"], chosen)]
@@ -1437,7 +1472,8 @@ def analyze(
         data=d, fit=fr, bootstrap=boot, profile=prof, sweep=sw, gof=g,
         decisions=tuple(decisions), data_checks=data_checks, fit_checks=fit_checks,
         intervals=intervals, chosen=chosen, seed=seed, cl=cl, options=options,
-        skipped=skipped, messages=tuple(messages), provenance=prov, caveats=tuple(caveats))
+        skipped=skipped, messages=tuple(messages), provenance=prov, caveats=tuple(caveats),
+        sigma_top=sigma_top)
 
 
 def _version(pkg: str) -> str | None:

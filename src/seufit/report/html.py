@@ -28,7 +28,14 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .._format import num
-from ..analysis import INTERVAL_LABELS, INTERVAL_METHODS, SCHEMA, Analysis, run_table
+from ..analysis import (
+    INTERVAL_LABELS,
+    INTERVAL_METHODS,
+    SCHEMA,
+    Analysis,
+    _sigma_top_text,
+    run_table,
+)
 
 __all__ = ["ReportFigure", "build_figures", "figure_plan", "make_figure", "make_figures",
            "render_report",
@@ -453,6 +460,10 @@ def _result(a: Analysis, figs: Mapping[str, str]) -> str:
         parts.append(f'<p class="note">Interval quoted: <b>{_e(label)}</b> &mdash; '
                      f"{_e(dec.reason)}. Every method is compared in "
                      '<a href="#intervals">All intervals</a>.</p>')
+        if a.sigma_top:
+            parts.append(f'<p class="note">{_e(_sigma_top_text(a.sigma_top, a.cl, a.data))}: '
+                         "what the data measure directly, whether or not the curve "
+                         "saturates there.</p>")
         if a.caveats:
             items = "".join(f"<li>{_e(c)}</li>" for c in a.caveats)
             parts.append('<div class="verdict v-WARNING"><b>Caveats on these intervals.</b>'
