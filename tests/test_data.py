@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import numpy as np
 import pandas as pd
@@ -245,3 +246,183 @@ def test_spreadsheet_exports(csv_file):
         load(csv_file("let;fluence;events\n1,000;1e7;3\n"))
     with pytest.raises(DataError, match=r"'abc' is not a number$"):
         load(csv_file("let;fluence;events\nabc;1e7;3\n"))
+
+
+RUNS = ["5,1e7,3,Kr", "10,1e7,12,Kr", "15,1e7,28,Kr", "20,1e7,45,Kr", "30,1e7,62,Kr",
+        "40,1e7,71,Kr"]
+
+
+@pytest.mark.parametrize("edit, where", [
+    ({4: '30,1e7,62,"Xe'}, "line 6: unbalanced quote (\") in column 'ion'"),
+    ({2: '15,1e7,28,"Kr', 3: '20,1e7,45,Kr"'}, "line 4: unbalanced quote (\") in column 'ion'"),
+    ({0: '5,1e7,"3'}, "line 2: unbalanced quote (\") in column 'events'"),
+    ({0: '5,1e7,3,Kr,"x'}, "line 2: unbalanced quote (\") in column 5"),
+])
+def test_an_open_quote_never_swallows_or_merges_runs(csv_file, edit, where):
+    # csv lets a quoted cell run over lines: an unclosed quote took in every run below it
+    # (loaded as 5 runs, no word), a quote closed a line later merged two runs into one.
+    rows = [edit.get(i, r) for i, r in enumerate(RUNS)]
+    with pytest.raises(DataError, match=r"a cell cannot span lines$") as e:
+        load(csv_file("let,fluence,events,ion\n" + "\n".join(rows) + "\n"))
+    assert where in str(e.value) and "\n" not in str(e.value)
+    # Quotes closed on their line are fine, separators inside them too.
+    d = load(csv_file('let,fluence,events,ion\n"5","1e7","3","Kr, 15 MeV/u"\n', "ok.csv"))
+    assert d.ion == ("Kr, 15 MeV/u",)
+
+
+def test_a_header_cell_over_two_lines_is_one_header_cell(csv_file):
+    # Excel writes a header cell with a line break as a quoted cell over two lines.
+    d = load(csv_file('"LET\n(MeV cm2/mg)";Fluence;"Events\n(count)"\n5;1e7;3\n10;1e7;12\n'
+                      "#15;1e7;28\n"))
+    np.testing.assert_array_equal(d.events, [3, 12])
+    assert any("(line 6)" in n for n in d.notes)  # line numbers count the header's lines
+    with pytest.raises(DataError, match=r"column 'LET \(keV/um\)': unit 'keV/um'"):
+        load(csv_file('"LET\n(keV/um)",Fluence,Events\n5,1e7,3\n'))
+    with pytest.raises(DataError, match=r"line 4: unbalanced quote \(\"\) in column "
+                                        r"'Events \(count\)': a cell cannot span lines$"):
+        load(csv_file('let,fluence,"Events\n(count)"\n5,1e7,3\n10,1e7,"12\n15,1e7,28\n'))
+    with pytest.raises(DataError, match=r"line 2: unbalanced quote \(\"\) in the header$"):
+        load(csv_file('# log\nlet,fluence,"events\n5,1e7,3\n10,1e7,12\n'))
+    df = pd.DataFrame({"LET\n(MeV cm2/mg)": [5.0], "fluence": [1e7], "events": ["3\n4"]})
+    with pytest.raises(DataError, match=r"column 'events': '3\\n4' is not a number$"):
+        load(df)
+
+
+@pytest.mark.parametrize("key, column, ok", [
+    ("bits", "bits (Mbit)", False), ("bits", "bits (kbit)", False),
+    ("bits", "n_bits [x1000]", False), ("bits", "bits (total)", True),
+    ("events", "events (x1000)", False), ("events", "events (%)", False),
+    ("events", "Upsets (rate)", False), ("events", "events (counts)", True),
+    ("events", "events (#)", True), ("events", "SEU (upsets)", True),
+    # flux x duration: per second and seconds, or an error (not minutes read as seconds)
+    ("duration", "duration (min)", False), ("duration", "duration_s (h)", False),
+    ("flux", "flux (ions/cm2/min)", False), ("duration", "duration (s)", True),
+    ("duration", "duration [sec]", True), ("flux", "flux (ions/(cm2 s))", True),
+    ("flux", "flux (ions cm-2 s-1)", True), ("flux", "flux (ions/cm²/s)", True),
+    # one level of nested brackets; every bracket is read, not only the first
+    ("let", "LET (MeV/(mg/cm2))", True), ("let", "LET [MeV/(mg/cm2)] (nominal)", True),
+    ("let", "LET (keV/(mg/cm2))", False), ("let", "LET (nominal) (keV/um)", False),
+])
+def test_counts_flux_and_duration_headers_carry_no_other_unit(key, column, ok):
+    df = pd.DataFrame({"let": [1.0, 5.0], "fluence": [1e6, 1e6], "events": [2, 5],
+                       "bits": [4, 4], "flux": [1e4, 1e4], "duration": [100, 100]})
+    if key in ("flux", "duration"):
+        df = df.drop(columns="fluence")  # fluence = flux x duration
+    df = df.rename(columns={key: column})
+    if ok:
+        np.testing.assert_array_equal(load(df).fluence, [1e6, 1e6])
+    else:
+        with pytest.raises(DataError, match=rf"column '{re.escape(column)}': .*(not|no unit)"
+                           ) as e:
+            load(df)
+        assert "\n" not in str(e.value)
+
+
+def test_flux_and_duration_units_are_checked_when_only_cross_checked():
+    df = pd.DataFrame({"let": [1.0], "fluence": [6e6], "events": [2], "flux": [1e4],
+                       "duration (min)": [10]})
+    with pytest.raises(DataError, match=r"column 'duration \(min\)': unit 'min' is not seconds"):
+        load(df)
+
+
+def test_a_let_labelled_effective_is_not_tilt_corrected_twice():
+    df = pd.DataFrame({"LET (effective)": [5.0, 20.0], "fluence": [1e7, 1e7],
+                       "events": [3, 9], "angle": [0, 60]})
+    with pytest.raises(DataError, match=r"column 'LET \(effective\)' says the LET is already "
+                                        r"effective .* column 'angle' .*--no-tilt") as e:
+        load(df)
+    assert "\n" not in str(e.value)
+    for label in ("LET [eff.]", "LET (tilt corrected)"):
+        with pytest.raises(DataError, match="--no-tilt"):
+            load(df.rename(columns={"LET (effective)": label}))
+    np.testing.assert_array_equal(load(df, tilt=False).let, [5.0, 20.0])
+    flat = df.assign(angle=[0, 0])  # no tilted run: nothing corrected twice
+    np.testing.assert_array_equal(load(flat).let, [5.0, 20.0])
+    assert load(df.rename(columns={"LET (effective)": "LET (nominal)"})).let[1] == (
+        pytest.approx(40.0))
+
+
+def test_bits_must_be_whole(csv_file):
+    with pytest.raises(DataError, match=r"row 2 \(line 3\), column 'bits': number of bits "
+                                        r"must be a whole number \(got 2\.5\)$"):
+        load(csv_file("let,fluence,events,bits\n5,1e7,3,1024\n10,1e7,12,2.5\n"))
+
+
+@pytest.mark.parametrize("text, line", [
+    ("let,fluence,events,ion\n5,1e7,3,Kr\n#100,1e7,90\n", 3),  # a field fewer
+    ("let,fluence,events,ion\n5,1e7,3,Kr\n#100,1e7,90,Xe,beam unstable\n", 3),  # one more
+    ("let;fluence;events\n5;1e7;3\n# 100;1e7;90\n", 3),
+    ("let;fluence;events\n5;1e7;3\n#100;1,0E+07;90\n", 3),  # decimal comma
+    ("sep=;\nlet;fluence;events\n5;1e7;3\n\n#100;1,0E+07;90\n", 5),
+])
+def test_a_commented_run_is_noted_whatever_its_field_count(csv_file, text, line):
+    d = load(csv_file(text))
+    assert d.n_runs == 1
+    (note,) = [n for n in d.notes if "'#'" in n]
+    assert note.startswith("1 line(s)") and f"(line {line})" in note
+
+
+def test_ignored_columns_are_named(csv_file):
+    d = load(csv_file("LET_eff,let,fluence,events,status,Tilt,N_bits,Species,Run,DUT,SEL,flux,"
+                      "duration_s,\n4,4,1e7,3,BEAM LOST,0,8,Kr,r1,A,0,1e4,1000,\n"))
+    assert "ignored column(s): 'LET_eff', 'status', 'SEL' (not used by seufit)" in d.notes
+    # a nameless column is named by its position, only when it holds something
+    d = load(csv_file("let,fluence,events,\n5,1e7,3,\n10,1e7,12,x\n"))
+    assert d.notes == ("ignored column(s): column 4 (no name) (not used by seufit)",)
+    assert load(csv_file("let,fluence,events,\n5,1e7,3,\n")).notes == ()
+    assert not any("ignored" in n for n in load("example:cic_mpa_stubs").notes)
+
+
+def test_encodings_excel_writes(tmp_path):
+    # UTF-8 BOM plus a Latin-1 byte: the BOM is not part of the first column's name.
+    p = tmp_path / "bom.csv"
+    p.write_bytes(b"\xef\xbb\xbflet,fluence,events,ion\n5,1e7,3,X\xe9\n")
+    d = load(p)
+    assert d.ion == ("X\xe9",) and d.let[0] == 5
+    # Excel's "Unicode Text" is UTF-16 with a BOM and tabs.
+    for enc in ("utf-16-le", "utf-16-be"):
+        p = tmp_path / f"{enc}.csv"
+        bom = "\ufeff".encode(enc)
+        p.write_bytes(bom + "let\tfluence\tevents\r\n5\t1e7\t3\r\n10\t1e7\t12\r\n".encode(enc))
+        np.testing.assert_array_equal(load(p).events, [3, 12])
+
+
+def test_field_count_message_names_the_separator(csv_file):
+    with pytest.raises(DataError, match=r"line 2: has 1 fields \(separator tab\), header has 3$"):
+        load(csv_file("let\tfluence\tevents\n5,1e7,3\n"))
+    with pytest.raises(DataError, match=r"line 3: has 2 fields \(separator ';'\), header has 3$"):
+        load(csv_file("let;fluence;events\n5;1e7;3\n10;1e7\n"))
+
+
+def test_phi_next_to_a_fluence_is_called_ambiguous(csv_file):
+    with pytest.raises(DataError, match=r"both mean 'fluence'; 'phi' is ambiguous \(the "
+                                        r"fluence, or a roll angle\)"):
+        load(csv_file("let,fluence,events,theta,phi\n5,1e7,3,0,45\n"))
+
+
+@pytest.mark.parametrize("txt", ["1_0000000", "\u0661\u0662", "\uff11\uff12", "0x10", "1e",
+                                 "\u22121"])
+def test_numbers_are_plain_ascii(csv_file, txt):
+    # float() takes '1_0000000' and non-ASCII digits; a data file should not.
+    with pytest.raises(DataError, match=rf"row 2 \(line 3\), column 'fluence': '{txt}' is not "
+                                        "a number$"):
+        load(csv_file(f"let,fluence,events\n5,1e7,3\n10,{txt},12\n"))
+    d = load(csv_file("let,fluence,events\n.5,1E+07,3\n5.,+1e7,12\n", "ok.csv"))
+    np.testing.assert_array_equal(d.let, [0.5, 5.0])
+
+
+@pytest.mark.parametrize("cell, column, text", [
+    ("1e-300", "fluence", "fluence below 1 ion/cm2"),
+    ("0.5", "fluence", "fluence below 1 ion/cm2"),
+    ("1e300", "events", "event count too large to be a count"),
+])
+def test_extreme_values_are_named_not_fitted(cell, column, text, tmp_path):
+    rows = {"let": ["5", "10", "20", "40", "80"], "fluence": ["1e7"] * 5,
+            "events": ["3", "12", "45", "71", "82"]}
+    rows[column][2] = cell
+    f = tmp_path / "x.csv"
+    f.write_text("let,fluence,events\n" + "".join(
+        f"{a},{b},{c}\n" for a, b, c in zip(rows["let"], rows["fluence"], rows["events"],
+                                            strict=True)))
+    with pytest.raises(DataError, match=rf"row 3 \(line 4\), column '{column}': {text}"):
+        load(f)

@@ -8,9 +8,9 @@ with one line naming the source, the row and the column.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
-import io
 import math
 import re
 from dataclasses import dataclass, field, replace
@@ -49,29 +49,68 @@ REQUIRED = ("let", "fluence", "events")
 EXAMPLES = ("cic_mpa_stubs", "mle_article", "bootstrap_article")
 
 
+# A bracketed part of a header, with one level of nesting: "LET (MeV/(mg/cm2))".
+_BRACKET = re.compile(r"[(\[]((?:[^()\[\]]|[(\[][^()\[\]]*[)\]])*)[)\]]")
+# Line breaks as str.splitlines sees them (a header cell from Excel, a DataFrame column).
+_BREAKS = r"\n\r\v\f\x1c-\x1e\x85\u2028\u2029"
+
+
 def _normalise(name: str) -> str:
-    s = name.strip().lower()
-    s = re.sub(r"[\(\[].*?[\)\]]", "", s).strip()
+    s = _BRACKET.sub("", name.strip().lower()).strip()
     s = re.sub(r"[\s\-/\.]+", "_", s).strip("_")
     return s
 
 
+def _flat(name: str) -> str:
+    """A header cell on one line: Excel's "LET\\n(MeV cm2/mg)" reads "LET (MeV cm2/mg)"."""
+    return re.sub(rf"\s*[{_BREAKS}]\s*", " ", name)
+
+
+def _one_line(text: str) -> str:
+    """``text`` with its line breaks escaped, so that a message stays one line."""
+    return re.sub(f"[{_BREAKS}]", lambda m: repr(m.group())[1:-1], text)
+
+
+def _per_second(per_cm2: set[str]) -> set[str]:
+    """Flux units: each fluence unit per second (ions/cm2/s, ions/(cm2 s), ions cm-2 s-1)."""
+    out = set()
+    for u in per_cm2:
+        if u.endswith("/cm2"):
+            n = u[:-4]
+            out |= {f"{u}/s", f"{u}/sec", f"{u}s", f"{n}/(cm2s)", f"{n}/(scm2)", f"{n}/s/cm2"}
+        else:
+            out.add(f"{u}s-1")
+    return out
+
+
 # Units a column header may carry in brackets, after _unit_key: anything else for these
 # columns is an error (a LET in keV/um or a fluence per m2 would be silently wrong).
+_PER_CM2 = ({f"{p}{u}" for p in ("", "1", "#", "n", "p", "ion", "ions", "particles")
+             for u in ("/cm2", "cm-2")} - {"1cm-2", "ncm-2", "pcm-2"})
 _UNITS = {
     "let": ({"mevcm2/mg", "mev/(mg/cm2)", "mev/mg/cm2", "mevcm2mg1"}, "MeV·cm²/mg",
             "MeV cm2/mg"),
-    "fluence": ({f"{p}{u}" for p in ("", "1", "#", "n", "p", "ion", "ions", "particles")
-                 for u in ("/cm2", "cm-2")} - {"1cm-2", "ncm-2", "pcm-2"}, "ions/cm²",
-                "ions/cm2"),
+    "fluence": (_PER_CM2, "ions/cm²", "ions/cm2"),
     "angle": ({"deg", "degs", "degree", "degrees", "°"}, "degrees", "deg"),
+    "flux": (_per_second(_PER_CM2), "ions/cm²/s", "ions/cm2/s"),
+    "duration": ({"s", "sec", "secs", "second", "seconds"}, "seconds", "s"),
 }
+_WHAT = {"let": "LET", "fluence": "fluence", "angle": "the tilt angle", "flux": "the flux",
+         "duration": "the duration"}
+# Counts take no unit: a bracket on events or bits may only repeat that they are counts
+# ("events (#)"); "events (x1000)" or "bits (Mbit)" would be read 1000 or 1e6 times off.
+_COUNT_WORDS = {"#", "n", "no", "nr", "number", "count", "counts", "total", "event", "events",
+                "upset", "upsets", "error", "errors", "seu", "seus", "bit", "bits",
+                "per device", "per dut", "per chip"}
 
 
 # Bracket text that reads as a unit (a slash, a digit, an exponent, a unit symbol);
 # other words ("LET (nominal)", "fluence (total)") are labels, not units.
 _UNIT_LIKE = re.compile(r"[/\d°^²⁻µμ]|\b(cm|mm|um|m|ev|kev|mev|gev|mg|rad|mrad|deg|degs|degree|"
-                        r"degrees|ions?|particles)\b", re.I)
+                        r"degrees|ions?|particles|s|secs?|seconds?|ms|mins?|minutes?|h|hrs?|"
+                        r"hours?)\b", re.I)
+# A LET header that says it is already tilt corrected: "LET (effective)", "LET [corr.]".
+_EFFECTIVE = re.compile(r"(?<![a-z])(eff|effective|corr|corrected)(?![a-z])", re.I)
 
 
 def _unit_key(unit: str) -> str:
@@ -85,17 +124,24 @@ def _unit_key(unit: str) -> str:
 
 
 def _check_unit(label: str, key: str, column: str) -> None:
-    """A unit in the header of ``column`` (``key``: let, fluence, angle) must be the one
-    seufit reads; one line naming the column otherwise."""
-    m = re.search(r"[\(\[](.*?)[\)\]]", column)
-    if key not in _UNITS or m is None or not _UNIT_LIKE.search(m.group(1)):
-        return
-    ok, pretty, plain = _UNITS[key]
-    if _unit_key(m.group(1)) not in ok:
-        what = {"let": "LET", "fluence": "fluence", "angle": "the tilt angle"}[key]
-        raise DataError(f"{label}: column '{column}': unit '{m.group(1).strip()}' is not "
-                        f"{pretty}; convert the values (seufit reads {what} in {pretty}) and "
-                        f"write the unit as {plain}")
+    """A unit in the header of ``column`` (``key``: let, fluence, angle, flux, duration,
+    events, bits) must be the one seufit reads; one line naming the column otherwise."""
+    for m in _BRACKET.finditer(column):
+        inner = m.group(1).strip()
+        if key in ("events", "bits"):
+            if inner.lower() not in _COUNT_WORDS:
+                what = "event counts" if key == "events" else "the number of bits"
+                raise DataError(f"{label}: column '{column}': '{inner}' in the header: seufit "
+                                f"reads {what} as a plain count, with no unit or multiplier; "
+                                f"convert the values and drop '{m.group()}'")
+            continue
+        if key not in _UNITS or not _UNIT_LIKE.search(inner):
+            continue
+        ok, pretty, plain = _UNITS[key]
+        if _unit_key(inner) not in ok:
+            raise DataError(f"{label}: column '{column}': unit '{inner}' is not {pretty}; "
+                            f"convert the values (seufit reads {_WHAT[key]} in {pretty}) and "
+                            f"write the unit as {plain}")
 
 
 def example_names() -> tuple[str, ...]:
@@ -270,11 +316,20 @@ def load(
     return _build(header, rows, where, label, digest, tilt, skipped)
 
 
+# A number is plain ASCII decimal or scientific notation (inf and nan parse, to be named
+# as not finite): float() alone also takes '1_000' and non-ASCII digits ('١٢', '１２').
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?|[-+]?(inf|infinity|nan)", re.I | re.A)
+
+
+def _float(txt: str) -> float | None:
+    """The number written in ``txt``, None if it is not one."""
+    txt = txt.strip()
+    return float(txt) if _NUMBER.fullmatch(txt) else None
+
+
 def _number(txt: str) -> float:
-    try:
-        return float(txt)
-    except ValueError:
-        return math.nan
+    v = _float(txt)
+    return math.nan if v is None else v
 
 
 def _cell(v) -> str:
@@ -283,18 +338,26 @@ def _cell(v) -> str:
     return str(v)
 
 
-def _parse_csv(raw: bytes, label: str):
-    if not raw.strip():
-        raise DataError(f"{label}: file is empty")
-    if b"\x00" in raw[:4096]:
-        raise DataError(f"{label}: not a text CSV file (binary content)")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
+def _decode(raw: bytes, label: str) -> str:
+    if raw[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):  # Excel's "Unicode Text"
         try:
-            text = raw.decode("latin-1")
-        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes any byte
-            raise DataError(f"{label}: not a text CSV file") from None
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise DataError(f"{label}: not valid UTF-16 text (save it as CSV UTF-8)") from None
+    # The BOM goes first: the Latin-1 fallback would keep it as a column named 'ï»¿let'.
+    raw = raw.removeprefix(codecs.BOM_UTF8)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _parse_csv(raw: bytes, label: str):
+    text = _decode(raw, label)
+    if not text.strip():
+        raise DataError(f"{label}: file is empty")
+    if "\x00" in text[:4096]:
+        raise DataError(f"{label}: not a text CSV file (binary content)")
     all_lines = list(enumerate(text.splitlines(), start=1))
     forced = None
     m = re.fullmatch(r"\s*sep=(.)\s*", next((ln for _, ln in all_lines if ln.strip()), ""))
@@ -302,36 +365,67 @@ def _parse_csv(raw: bytes, label: str):
         forced = m.group(1)
         first_no = next(i for i, ln in all_lines if ln.strip())
         all_lines = [(i, ln) for i, ln in all_lines if i != first_no]
-    # Rows of separators only (a spreadsheet's empty rows) are blank lines.
-    lines = [(i, ln) for i, ln in all_lines
-             if ln.strip(" \t,;") and not ln.lstrip().startswith("#")]
-    if not lines:
+
+    def kept(ln: str) -> bool:  # rows of separators only (a spreadsheet's empty rows) are blank
+        return bool(ln.strip(" \t,;")) and not ln.lstrip().startswith("#")
+
+    start = next((k for k, (_, ln) in enumerate(all_lines) if kept(ln)), None)
+    if start is None:
         raise DataError(f"{label}: file has no header and no data (only comments or blank lines)")
-    first = lines[0][1]
-    delim = forced or max([",", ";", "\t"], key=first.count)
-    if first.count(delim) == 0:
-        raise DataError(
-            f"{label}: line {lines[0][0]}: not a CSV header (no ',', ';' or tab separator found)")
+    # A quoted header cell may span lines (Excel: "LET\n(MeV cm2/mg)"): the header is the
+    # first CSV record, however many lines it takes; the separator is counted over them.
+    head_no, k = all_lines[start][0], start
+    quotes = all_lines[start][1].count('"')
+    while quotes % 2 and k + 1 < len(all_lines):
+        k += 1
+        quotes += all_lines[k][1].count('"')
+    head = "\n".join(ln for _, ln in all_lines[start:k + 1])
+    delim = forced or max([",", ";", "\t"], key=head.count)
+    reader = csv.reader((ln + "\n" for _, ln in all_lines[start:]), delimiter=delim)
+    unbalanced = DataError(f'{label}: line {head_no}: unbalanced quote (") in the header')
     try:
-        parsed = list(csv.reader(io.StringIO("\n".join(ln for _, ln in lines)), delimiter=delim))
-    except csv.Error as exc:
-        raise DataError(f"{label}: not a readable CSV file ({exc})") from None
-    header = parsed[0]
+        header = next(reader)
+    except csv.Error:  # a field over csv's size limit: a quote open down the file
+        raise unbalanced from None
+    end = start + reader.line_num - 1
+    if end == len(all_lines) - 1 and header[-1].endswith("\n"):
+        raise unbalanced
+    if head.count(delim) == 0:
+        raise DataError(
+            f"{label}: line {head_no}: not a CSV header (no ',', ';' or tab separator found)")
+    header = [_flat(c) for c in header]
+    sep = "tab" if delim == "\t" else repr(delim)
     rows, where = [], []
-    for (lineno, _), rec in zip(lines[1:], parsed[1:]):
+    for lineno, ln in all_lines[end + 1:]:
+        if not kept(ln):
+            continue
+        try:
+            rec = next(csv.reader([ln + "\n"], delimiter=delim))
+        except csv.Error as exc:
+            raise DataError(f"{label}: line {lineno}: not readable as CSV ({exc})") from None
+        # Each line is read alone: a quote left open takes in the newline added above, not
+        # the runs below (which it would swallow, or merge, without a word).
+        j = next((j for j, c in enumerate(rec) if "\n" in c), None)
+        if j is not None:
+            col = f"'{header[j]}'" if j < len(header) else str(j + 1)
+            raise DataError(f'{label}: line {lineno}: unbalanced quote (") in column {col}: '
+                            "a cell cannot span lines")
         if len(rec) != len(header):
-            raise DataError(
-                f"{label}: line {lineno}: has {len(rec)} fields, header has {len(header)}")
+            raise DataError(f"{label}: line {lineno}: has {len(rec)} fields (separator {sep}), "
+                            f"header has {len(header)}")
         rows.append(rec)
         where.append(f"row {len(rows)} (line {lineno})")
-    return header, rows, where, _commented_rows(all_lines, lines[0][0], delim, len(header))
+    return header, rows, where, _commented_rows(all_lines, all_lines[end][0], delim)
 
 
-def _commented_rows(all_lines, header_line: int, delim: str, n_fields: int) -> str | None:
-    """A note naming the '#' lines below the header that have the header's field count.
+def _commented_rows(all_lines, header_line: int, delim: str) -> str | None:
+    """A note naming the '#' lines below the header that read as runs.
 
     Such a line is a run commented out (or a run whose first cell starts with '#'):
-    skipped as a comment, but never silently.
+    skipped as a comment, but never silently.  It reads as a run when it has at least
+    three numbers (LET, fluence, events; not a sentence with commas), whatever its field
+    count (a field added or lost while commenting it out); with a separator other than
+    ',' a decimal comma counts as a number.
     """
     hits = []
     for lineno, ln in all_lines:
@@ -342,8 +436,9 @@ def _commented_rows(all_lines, header_line: int, delim: str, n_fields: int) -> s
             rec = next(csv.reader([body[1:]], delimiter=delim))
         except (csv.Error, StopIteration):
             continue
-        # ... and at least three numbers (LET, fluence, events): not a sentence with commas
-        if len(rec) == n_fields and sum(not math.isnan(_number(c)) for c in rec) >= 3:
+        if delim != ",":
+            rec = [c.replace(",", ".") for c in rec]
+        if sum(not math.isnan(_number(c)) for c in rec) >= 3:
             hits.append(lineno)
     if not hits:
         return None
@@ -354,22 +449,31 @@ def _commented_rows(all_lines, header_line: int, delim: str, n_fields: int) -> s
 
 
 def _build(header, rows, where, label, digest, tilt, skipped=None) -> TestData:
+    header = [_flat(str(h)) for h in header]
     canon: dict[str, int] = {}
+    norm: dict[str, int] = {}
     for j, col in enumerate(header):
-        key = _LOOKUP.get(_normalise(col))
+        n = _normalise(col)
+        norm.setdefault(n, j)
+        key = _LOOKUP.get(n)
         if key is None:
             continue
         if key in canon:
-            raise DataError(
-                f"{label}: duplicate columns: '{header[canon[key]]}' and '{col}' both mean '{key}'")
+            why = ""
+            if "phi" in (_normalise(header[canon[key]]), _normalise(col)):
+                why = ("; 'phi' is ambiguous (the fluence, or a roll angle): rename the column "
+                       "that is not the fluence")
+            raise DataError(f"{label}: duplicate columns: '{header[canon[key]]}' and '{col}' "
+                            f"both mean '{key}'{why}")
         canon[key] = j
         _check_unit(label, key, col)
     notes: list[str] = [skipped] if skipped else []
-    if "fluence" not in canon:
-        norm = {_normalise(c): j for j, c in enumerate(header)}
-        if "flux" in norm and ("duration_s" in norm or "duration" in norm):
-            canon["_flux"] = norm["flux"]
-            canon["_duration"] = norm.get("duration_s", norm.get("duration"))
+    dur = norm.get("duration_s", norm.get("duration"))
+    if "flux" in norm and dur is not None:  # fluence = flux x duration, or its cross-check
+        canon["_flux"], canon["_duration"] = norm["flux"], dur
+        _check_unit(label, "flux", header[norm["flux"]])
+        _check_unit(label, "duration", header[dur])
+        if "fluence" not in canon:
             notes.append("fluence computed as flux x duration")
     missing = [c for c in REQUIRED if c not in canon and not (c == "fluence" and "_flux" in canon)]
     if missing:
@@ -378,6 +482,14 @@ def _build(header, rows, where, label, digest, tilt, skipped=None) -> TestData:
                         f"(found columns: {found})")
     if not rows:
         raise DataError(f"{label}: header only, no data rows")
+    # A column seufit does not know is dropped: named, in case it held what seufit needs
+    # ("LET_eff", a "status" of "BEAM LOST"); a nameless column only if it holds anything.
+    used = set(canon.values())
+    ignored = [f"'{h}'" if h.strip() else f"column {j + 1} (no name)"
+               for j, h in enumerate(header) if j not in used
+               and (h.strip() or any(r[j].strip() not in ("", "nan") for r in rows))]
+    if ignored:
+        notes.append(f"ignored column(s): {', '.join(ignored)} (not used by seufit)")
 
     def numeric(key: str) -> np.ndarray:
         j = canon[key]
@@ -386,17 +498,16 @@ def _build(header, rows, where, label, digest, tilt, skipped=None) -> TestData:
             txt = rec[j].strip()
             if txt == "":
                 raise DataError(f"{label}: {where[i]}, column '{header[j]}': empty cell")
-            try:
-                val = float(txt)
-            except ValueError:
+            val = _float(txt)
+            if val is None:
                 hint = ""
-                if re.fullmatch(r"[-+]?\d*,\d+(e[-+]?\d+)?", txt, re.I):
+                if re.fullmatch(r"[-+]?\d*,\d+(e[-+]?\d+)?", txt, re.I | re.A):
                     hint = (" (a decimal comma? write it with a point, e.g. "
                             f"{txt.replace(',', '.')}"
                             + (f"; or a thousands separator: {txt.replace(',', '')}"
-                               if re.fullmatch(r"[-+]?\d+,\d{3}", txt) else "") + ")")
-                raise DataError(f"{label}: {where[i]}, column '{header[j]}': '{txt}' is not a "
-                                f"number{hint}") from None
+                               if re.fullmatch(r"[-+]?\d+,\d{3}", txt, re.A) else "") + ")")
+                raise DataError(f"{label}: {where[i]}, column '{header[j]}': "
+                                f"'{_one_line(txt)}' is not a number{hint}")
             if not math.isfinite(val):
                 raise DataError(
                     f"{label}: {where[i]}, column '{header[j]}': value '{txt}' is not finite")
@@ -411,24 +522,26 @@ def _build(header, rows, where, label, digest, tilt, skipped=None) -> TestData:
                 f"{label}: {where[i]}, column '{header[j]}': {what} (got {rec_text(i, j)})")
 
     def rec_text(i, j):
-        return rows[i][j].strip()
+        return _one_line(rows[i][j].strip())
 
     let = numeric("let")
     check("let", let, let <= 0, "LET must be positive")
     if "fluence" in canon:
         fluence = numeric("fluence")
         check("fluence", fluence, fluence <= 0, "fluence must be positive")
+        # Below one ion per cm2 no test was run: a unit slip (1e7 ions/cm2 written in units
+        # of 1e7?), and at 1e-300 the cross-sections overflow.
+        check("fluence", fluence, fluence < 1, "fluence below 1 ion/cm2: write it in "
+              "ions/cm2")
     else:
         flux, dur = numeric("_flux"), numeric("_duration")
         check("_flux", flux, flux <= 0, "flux must be positive")
         check("_duration", dur, dur <= 0, "duration must be positive")
         fluence = flux * dur
-    norm_cols = {_normalise(c): j for j, c in enumerate(header)}
-    dur_key = "duration_s" if "duration_s" in norm_cols else "duration"
-    if "fluence" in canon and "flux" in norm_cols and dur_key in norm_cols:
+    if "fluence" in canon and "_flux" in canon:
         # Both given: fluence is used; a disagreement (a typo in one of them) is named.
         # Informative columns only: cells that are no numbers skip the check, not the file.
-        product = np.array([_number(r[norm_cols["flux"]]) * _number(r[norm_cols[dur_key]])
+        product = np.array([_number(r[canon["_flux"]]) * _number(r[canon["_duration"]])
                             for r in rows])
         off = np.flatnonzero(np.abs(product - fluence) > 0.01 * fluence)  # NaN: False
         if off.size:
@@ -439,14 +552,24 @@ def _build(header, rows, where, label, digest, tilt, skipped=None) -> TestData:
     events = numeric("events")
     check("events", events, events < 0, "event counts cannot be negative")
     check("events", events, events != np.round(events), "event counts must be whole numbers")
+    # Past 2**53 a float no longer holds every whole number: no count is that large.
+    check("events", events, events > 2.0**53, "event count too large to be a count "
+          "(above 2**53)")
     angle = np.zeros_like(let)
     if "angle" in canon:
         angle = numeric("angle")
         check("angle", angle, np.abs(angle) >= 90, "tilt angle must be below 90 degrees")
+        if tilt and np.any(angle != 0) and _EFFECTIVE.search(header[canon["let"]]):
+            raise DataError(
+                f"{label}: column '{header[canon['let']]}' says the LET is already effective "
+                f"(tilt corrected) and column '{header[canon['angle']]}' has tilt angles: the "
+                "correction would be applied twice; use --no-tilt (tilt=False) or drop the "
+                "angle column")
     bits = None
     if "bits" in canon:
         bits = numeric("bits")
         check("bits", bits, bits <= 0, "number of bits must be positive")
+        check("bits", bits, bits != np.round(bits), "number of bits must be a whole number")
 
     def text(key):
         if key not in canon:
