@@ -440,7 +440,7 @@ def test_the_kink_note_names_the_kind_of_run_let_th_sits_on(csv_file):
     # An absurd count pins let_th on the lowest LET with events (its cap); before, the note
     # blamed a zero-event run under zeros=include that did not exist.
     absurd = seufit.fit(csv_file("let,fluence,events\n1,1e7,3\n5,1e7,10\n10,1e7,30\n"
-                                 "20,1e7,50\n40,1e7,1e20\n"))
+                                 "20,1e7,50\n40,1e7,1e15\n"))
     (msg,) = [m for m in absurd.messages if "lies exactly on the LET" in m]
     assert "a run with events: the lowest LET with events" in msg and "include" not in msg
 
