@@ -181,14 +181,16 @@ def test_zero_runs_below_and_above_threshold():
 def test_post_fit_names_and_order(mle):
     names = [c.name for c in post_fit_checks(mle)]
     assert names == ["converged", "at_bound", "sigma_sat_plausible", "let_th_plausible",
-                     "s_plausible", "w_plausible", "identifiability", "bootstrap_success",
-                     "interval_width", "upper_limits", "excess_zeros", "overdispersion"]
+                     "s_plausible", "w_plausible", "saturation", "identifiability",
+                     "bootstrap_success", "interval_width", "upper_limits", "excess_zeros",
+                     "overdispersion"]
+    assert tuple(names) == C._POST_NAMES  # the no-curve list is the same
 
 
 def test_post_fit_without_curve():
     r = seufit.fit(_data([1, 5, 20, 60], [0, 0, 0, 0]))
     res = _by_name(post_fit_checks(r))
-    assert len(res) == 12
+    assert len(res) == 13
     assert all(c.status == "N/A" for k, c in res.items() if k != "upper_limits")
     # No events: the limits are the result, and the check says which one holds everywhere.
     assert res["upper_limits"].status == "PASS"
@@ -240,6 +242,47 @@ def test_plausibility_thresholds(mle, k, value, name, status):
     theta[k] = value
     assert _by_name(post_fit_checks(dataclasses.replace(mle, theta=theta)))[name].status \
         == status
+
+
+def test_saturation_measured(mle):
+    c = _by_name(post_fit_checks(mle))["saturation"]
+    ref = _weibull(80.0, *mle.theta) / mle.theta[0]  # independent curve evaluation
+    assert c.status == "PASS" and ref > 0.99
+    assert c.value["fraction"] == pytest.approx(ref, rel=1e-12)
+    assert c.value["let"] == 80.0
+    assert c.value["sigma_at_let"] == pytest.approx(ref * mle.theta[0], rel=1e-12)
+    assert "reaches 99 % of sigma_sat at the highest tested LET (80)" in c.message
+
+
+def test_saturation_not_reached_cic(cic):
+    # w at its 2 x span cap: the curve is at 46 % of sigma_sat at the last ion (Xe, 62.5).
+    c = _by_name(post_fit_checks(cic))["saturation"]
+    sig = _weibull(62.5, *cic.theta)
+    assert c.status == "WARNING"
+    assert c.value["fraction"] == pytest.approx(sig / cic.theta[0], rel=1e-12)
+    assert c.value["sigma_at_let"] == pytest.approx(sig, rel=1e-12)
+    assert "reaches only 45 % of sigma_sat at the highest tested LET (62.5)" in c.message
+    assert "(w at its upper bound)" in c.message
+    assert f"quote sigma(62.5) = {sig:.2g} cm2/device" in c.message
+
+
+@pytest.mark.parametrize("fraction, status", [(0.899, "WARNING"), (0.901, "PASS")])
+def test_saturation_threshold(mle, fraction, status):
+    # Place w so that the curve is at `fraction` of sigma_sat at LET 80.
+    theta = mle.theta.copy()
+    _, l0, s, _ = theta
+    theta[3] = (80.0 - l0) / (-np.log1p(-fraction)) ** (1 / s)
+    c = _by_name(post_fit_checks(dataclasses.replace(mle, theta=theta)))["saturation"]
+    assert c.status == status and c.value["fraction"] == pytest.approx(fraction, rel=1e-9)
+    assert "w at its upper bound" not in c.message  # w is not on its bound here
+
+
+def test_saturation_uses_every_run():
+    # The highest LET counts whatever the fit did with the run: zeros left out still
+    # tested the part there.
+    r = seufit.fit(_data([2, 5, 10, 20, 40, 60, 90], [3, 12, 30, 60, 80, 85, 0]))
+    assert not r.fit_mask[-1]
+    assert _by_name(post_fit_checks(r))["saturation"].value["let"] == 90.0
 
 
 def test_let_th_on_zero_run_kink():
@@ -324,6 +367,83 @@ def test_interval_width(mle):
     assert c.value["sigma_sat"] == pytest.approx(ref) and "Wald" in c.message
     with pytest.raises(ValueError):
         post_fit_checks(mle, intervals={"nope": (0, 1)})
+
+
+def _width(fit, intervals):
+    return _by_name(post_fit_checks(fit, intervals=intervals))["interval_width"]
+
+
+def test_interval_end_on_a_conventional_bound_warns(mle):
+    # Box of the example: sigma_sat [0.5, 10] x 8.2e-6, s [0.1, 10], w [0.1, 150].
+    lo_b, hi_b = mle.bounds
+    th = dict(zip(mle.names, mle.theta, strict=True))
+    narrow = {n: (0.8 * v, 1.2 * v) for n, v in th.items()}
+    assert _width(mle, narrow).status == "PASS"
+    # Each interval is narrower than its estimate (the width rule passes) but one end is
+    # where the box stopped it.
+    for k, name, iv in ((0, "sigma_sat", (lo_b[0], 1.2 * th["sigma_sat"])),
+                        (2, "s", (lo_b[2], 1.8))):
+        c = _width(mle, dict(narrow, **{name: iv}))
+        assert c.value[name] <= C.REL_WIDTH_WARN
+        assert c.status == "WARNING", c
+        assert f"{name}: lower end at its bound {lo_b[k]:.4g}" in c.message
+        assert "cut by the box" in c.message
+    # Within 1e-9 of the box width counts as on it; 1e-6 inside does not.
+    w_hi = hi_b[3]
+    near = dict(narrow, w=(0.8 * th["w"], w_hi * (1 - 1e-12)))
+    far = dict(narrow, w=(0.8 * th["w"], th["w"] + (1 - 1e-6) * (w_hi - th["w"])))
+    # w is 21 in a box up to 150: its own width rule fires too, so compare the messages.
+    assert "w: upper end at its bound 150" in _width(mle, near).message
+    assert "at its bound" not in _width(mle, far).message
+
+
+def test_interval_that_is_the_whole_box_warns(mle):
+    # The sparse case: w at its upper bound and an interval from bound to bound, whose
+    # width (0.999 x estimate) the width rule alone passes.
+    lo_b, hi_b = mle.bounds
+    theta = mle.theta.copy()
+    theta[3] = hi_b[3]
+    r = dataclasses.replace(mle, theta=theta)
+    th = dict(zip(r.names, theta, strict=True))
+    iv = {n: (0.8 * v, 1.2 * v) for n, v in th.items()}
+    iv["w"] = (lo_b[3], hi_b[3])
+    c = _width(r, iv)
+    assert c.value["w"] < C.REL_WIDTH_WARN
+    assert c.status == "WARNING" and "w: the interval is its whole box [0.1, 150]" in c.message
+
+
+def test_let_th_physical_ends_are_one_sided_not_cut(mle):
+    th = dict(zip(mle.names, mle.theta, strict=True))
+    narrow = {n: (0.8 * v, 1.2 * v) for n, v in th.items()}
+    lmin = 5.0  # lowest LET with events: let_th's cap, the data's own limit
+    assert mle.bounds[1][1] == lmin and mle.bounds[0][1] == 0.0
+    c = _width(mle, dict(narrow, let_th=(0.0, 1.2 * th["let_th"])))
+    assert c.status == "PASS" and "let_th lower end at its physical limit 0" in c.message
+    c = _width(mle, dict(narrow, let_th=(0.8 * th["let_th"], lmin)))
+    assert c.status == "PASS" and "let_th upper end at the data's limit 5" in c.message
+    # Both: the interval is let_th's whole box [0, cap] (relative width exactly 1).
+    c = _width(mle, dict(narrow, let_th=(0.0, lmin)))
+    assert c.value["let_th"] == pytest.approx(1.0)
+    assert c.status == "WARNING" and "covers its whole box [0, 5]" in c.message
+    # A lower bound the user chose is a box, not physics.
+    lo_b = mle.bounds[0].copy()
+    lo_b[1] = 0.5
+    r = dataclasses.replace(mle, bounds=(lo_b, mle.bounds[1]))
+    c = _width(r, dict(narrow, let_th=(0.5, 1.2 * th["let_th"])))
+    assert c.status == "WARNING" and "let_th: lower end at its bound 0.5" in c.message
+
+
+def test_quoted_cic_intervals_on_the_box(cic):
+    # The BCa intervals analyze quotes for the CIC campaign (seed 1): let_th [0, 1.3] is
+    # its whole box (0 to the lowest LET with events), w's upper end is its 2 x span cap.
+    iv = {"sigma_sat": (3.151e-05, 7.151e-05), "let_th": (0.0, 1.3), "s": (0.5329, 0.892),
+          "w": (48.84, cic.bounds[1][3])}
+    c = _by_name(post_fit_checks(cic, intervals=iv, interval_source="bootstrap BCa"))[
+        "interval_width"]
+    assert max(c.value.values()) <= C.REL_WIDTH_WARN  # the old rule's PASS
+    assert c.status == "WARNING"
+    assert "let_th: the interval [0, 1.3] covers its whole box [0, 1.3]" in c.message
+    assert "w: upper end at its bound 122.4, not determined by the data" in c.message
 
 
 def test_upper_limit_exceeded(bad_zero):
@@ -417,6 +537,25 @@ def test_overdispersion_poisson_noise_passes():
     assert counts.var(ddof=1) / counts.mean() > 10
 
 
+def test_overdispersion_large_but_not_significant():
+    # Poisson draws from the Weibull itself (the model is right): Pearson chi2/dof 1.73 on
+    # 4 dof happens by chance (p 0.14); the old "ratio > 1.5" rule warned on it.
+    let = LETS[[2, 3, 4, 5, 6, 8, 10, 11]]
+    r = seufit.fit(_data(let, [2, 10, 17, 21, 34, 51, 35, 55], fluence=5e6))
+    c = overdispersion_check(r)
+    fd = r.fit_data
+    lam = _weibull(fd.let, *r.theta) * fd.exposure
+    pearson = np.sum((fd.events - lam) ** 2 / lam)
+    assert c.value["dof"] == 4
+    assert c.value["pearson_per_dof"] == pytest.approx(pearson / 4, rel=1e-9)
+    assert c.value["p_pearson"] == pytest.approx(chi2.sf(pearson, 4), rel=1e-9)
+    assert pearson / 4 > 1.5 and min(c.value["p_pearson"], c.value["p_deviance"]) > 0.05
+    assert c.status == "PASS"
+    big = max(c.value["pearson_per_dof"], c.value["deviance_per_dof"])
+    assert f"dispersion estimate {big:.3g} > 1.5 but not significant" in c.message
+    assert "on 4 dof" in c.message
+
+
 def test_overdispersion_needs_dof():
     r = seufit.fit(_data(LETS[:4], [5, 10, 20, 30]))
     assert overdispersion_check(r).status == "N/A"
@@ -447,6 +586,7 @@ def test_user_model_skips_weibull_rules():
         func=lambda x, t: t[:, :1] * -np.expm1(-x[None, :] / t[:, 1:2]))
     res = _by_name(post_fit_checks(seufit.fit("example:mle_article", model=model)))
     assert all(res[n].status == "N/A" for n in ("sigma_sat_plausible", "let_th_plausible",
-                                                "s_plausible", "w_plausible"))
+                                                "s_plausible", "w_plausible", "saturation"))
+    assert "not a Weibull4 fit" in res["saturation"].message
     assert res["overdispersion"].value["dof"] == 6
     assert res["identifiability"].value["pair"] == "a~b"
