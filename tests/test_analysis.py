@@ -162,6 +162,14 @@ def test_a_curve_too_sparse_to_fit_still_fails_without_pooled_limits():
     assert a.verdict()[1].startswith("no curve fitted: upper limits only")
     # Events can contradict the non-decreasing curve the pooled limits assume: none quoted.
     assert a.fit.envelope_limits == ()
+    # The text gives the per-run exact intervals (part of the result here), as the HTML.
+    from scipy.stats import chi2
+
+    text = str(a)
+    assert "runs with events (exact 95 % two-sided Garwood intervals):" in text
+    line = next(ln for ln in text.splitlines() if "LET 40, 2 events" in ln)
+    lo, hi = chi2.ppf(0.025, 4) / 2 / 1e7, chi2.ppf(0.975, 6) / 2 / 1e7
+    assert f"[{lo:.4g}, {hi:.4g}]" in line
 
 
 def test_too_few_runs_with_events_even_when_forced():

@@ -299,3 +299,13 @@ def test_sample_counts_are_checked_before_any_work(argv, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and ("--n-boot" in err or "'-n'" in err)
+
+
+def test_no_curve_errors_say_where_the_limits_are(tmp_path, capsys):
+    few, none = tmp_path / "few.csv", tmp_path / "none.csv"
+    few.write_text("let,fluence,events\n5,1e7,0\n10,1e7,2\n20,1e7,5\n")
+    none.write_text("let,fluence,events\n5,1e7,0\n10,1e7,0\n20,1e7,0\n")
+    assert main(["fit", str(few)]) == 2
+    assert "seufit analyze gives the upper limits" in capsys.readouterr().err
+    assert main(["profile", str(none)]) == 2
+    assert "(seufit fit gives them" in capsys.readouterr().err

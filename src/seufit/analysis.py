@@ -348,6 +348,16 @@ class Analysis:
                     "  curve below: " + ("yes" if u.curve_below else "NO"))
                 out.append("    " + u.describe() + extra)
         out += envelope_lines(self.fit.envelope_limits)
+        if not self.fitted and self.data.n_events:
+            # Without a curve the per-run intervals are part of the result, as in the HTML.
+            out.append(f"  runs with events (exact {100 * self.cl:g} % two-sided Garwood "
+                       "intervals):")
+            for r in run_table(self):
+                if r["events"]:
+                    out.append(f"    {r['label']}: LET {num(r['let'], 4)}, {r['events']} "
+                               f"events: sigma {num(r['cross_section'], 4)} "
+                               f"[{num(r['sigma_low'], 4)}, {num(r['sigma_high'], 4)}] "
+                               f"{self.data.sigma_unit}")
         out.append("  decisions:")
         for dec in self.decisions:
             out.append(f"    {dec}")

@@ -288,6 +288,10 @@ class FitResult:
         }
 
 
+# Where a curve cannot be fitted, what can be had instead.
+_LIMITS_HINT = "seufit analyze gives the upper limits and the per-run exact intervals"
+
+
 def kink_runs(model, x: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """Mask of the runs (LETs ``x`` in the likelihood) on whose LET the model's kink
     parameter (the Weibull's let_th) sits, where the NLL has a corner."""
@@ -435,12 +439,13 @@ def fit(
             envelope_limits=tuple(envelope_limits(d, cl, sided)))
     if n_hit < p:
         raise DataError(f"{d.source}: only {n_hit} run(s) with events; fitting the {p} "
-                        f"parameters of {model.label} needs at least {p}")
+                        f"parameters of {model.label} needs at least {p} ({_LIMITS_HINT})")
     n_let = np.unique(d.let[~zero]).size
     if n_let < p:
         # Runs at the same LET constrain one point of the curve, however many there are.
         raise DataError(f"{d.source}: runs with events at only {n_let} distinct LET value(s); "
-                        f"fitting the {p} parameters of {model.label} needs at least {p}")
+                        f"fitting the {p} parameters of {model.label} needs at least {p} "
+                        f"({_LIMITS_HINT})")
 
     auto_variant, auto_reason = select_variant(events, zeros)
     if variant == "auto":

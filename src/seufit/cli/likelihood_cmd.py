@@ -46,7 +46,8 @@ def _check_pair(ctx, param, value):
 def _fitted(data, zeros, no_tilt, cl):
     res = fit(read(data, no_tilt), zeros=zeros, cl=cl)
     if not res.fitted:
-        raise click.UsageError(f"no curve can be fitted: {res.variant_reason}")
+        raise click.UsageError(f"no curve can be fitted: {res.variant_reason} (seufit fit "
+                               "gives them, and the limits pooled over the runs)")
     return res
 
 
