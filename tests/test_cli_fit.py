@@ -309,3 +309,10 @@ def test_no_curve_errors_say_where_the_limits_are(tmp_path, capsys):
     assert "seufit analyze gives the upper limits" in capsys.readouterr().err
     assert main(["profile", str(none)]) == 2
     assert "(seufit fit gives them" in capsys.readouterr().err
+
+
+def test_an_output_named_as_a_directory_is_refused(tmp_path, capsys):
+    target = str(tmp_path / "newdir") + "/"
+    assert main(["fit", "example:cic_mpa_stubs", "--json", target]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    assert not (tmp_path / "newdir").exists()

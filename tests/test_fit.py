@@ -452,3 +452,11 @@ def test_wald_intervals_past_the_box_are_flagged_in_the_table():
         past = inc.ci_low[k] < lo[k] or inc.ci_high[k] > hi[k]
         assert ("Wald outside the box" in row[-1]) == past
     assert inc.ci_low[0] < 0 and "Wald outside the box" in str(inc).splitlines()[4]
+
+
+@pytest.mark.parametrize("method", ["bootstrap", "profile", "sweep"])
+@pytest.mark.parametrize("arg", ["example:cic_mpa_stubs", "seufit.load"])
+def test_methods_on_a_fit_name_what_they_take(method, arg):
+    obj = seufit.load("example:cic_mpa_stubs") if arg == "seufit.load" else arg
+    with pytest.raises(TypeError, match=rf"seufit.{method} takes the result of seufit.fit"):
+        getattr(seufit, method)(obj)

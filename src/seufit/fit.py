@@ -288,6 +288,15 @@ class FitResult:
         }
 
 
+def require_fit(obj, what: str) -> None:
+    """TypeError unless ``obj`` is a :class:`FitResult` (``what``: the caller, for the
+    message): a path or a DataFrame passed to ``bootstrap``/``profile``/``sweep`` would
+    otherwise fail deep inside with an AttributeError."""
+    if not isinstance(obj, FitResult):
+        raise TypeError(f"{what} takes the result of seufit.fit(...), got "
+                        f"{type(obj).__name__}: call seufit.fit on the data first")
+
+
 # Where a curve cannot be fitted, what can be had instead.
 _LIMITS_HINT = "seufit analyze gives the upper limits and the per-run exact intervals"
 

@@ -37,7 +37,8 @@ def output_file(suffixes: tuple[str, ...] = ()):
         if value is None:
             return value
         path = Path(value)
-        if path.is_dir():
+        # "out/" names a directory even before it exists (Path would drop the slash).
+        if path.is_dir() or value.endswith(("/", os.sep)):
             raise click.BadParameter(f"{value} is a directory")
         if suffixes and path.suffix.lower() not in suffixes:
             raise click.BadParameter(f"{value}: the file name must end in "

@@ -31,7 +31,7 @@ from .._format import html_table, text_table
 from .._io import npz_bytes, write_atomic
 from .._provenance import fit_options, provenance, versions
 from ..estimator import FAILURE_CAUSES, MIN_NONZERO, fit_counts
-from ..fit import FitResult
+from ..fit import FitResult, require_fit
 from ..likelihood import poisson_deviance
 from ..optimize import backend_name, solver_backend
 from ..parallel import resolve_seed, run_chunks, single_threaded_blas
@@ -825,6 +825,7 @@ def bootstrap(
     -------
     BootstrapResult
     """
+    require_fit(fit_result, "seufit.bootstrap")
     if not fit_result.fitted:
         raise ValueError("no fitted curve to bootstrap (no run with events)")
     if config not in ("auto", "full", "conservative"):

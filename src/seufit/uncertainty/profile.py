@@ -37,7 +37,7 @@ from scipy.stats import norm
 from .._format import html_block, text_table
 from .._provenance import fit_options, provenance, zeros_clause
 from ..data import TestData
-from ..fit import fit
+from ..fit import fit, require_fit
 from ..optimize import minimize_batch
 from ..statistics import Statistic, fit_statistic
 
@@ -466,6 +466,7 @@ def profile(
     -------
     ProfileResult
     """
+    require_fit(fit_result, "seufit.profile")
     if getattr(fit_result, "theta", None) is None:
         raise ValueError("the fit has no estimate: there is no likelihood to profile")
     delta = delta_for(cl)

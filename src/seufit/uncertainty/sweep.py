@@ -32,6 +32,7 @@ from scipy.stats import qmc
 from .._format import html_block, text_table
 from .._io import write_atomic
 from .._provenance import fit_options, provenance, zeros_clause
+from ..fit import require_fit
 from ..statistics import Statistic, fit_statistic
 from .profile import ProfileResult, delta_for, profile
 
@@ -305,6 +306,7 @@ def sweep(
     -------
     SweepResult
     """
+    require_fit(fit_result, "seufit.sweep")
     if getattr(fit_result, "theta", None) is None:
         raise ValueError("the fit has no estimate: there is nothing to sweep around")
     if method not in METHODS:
