@@ -509,3 +509,14 @@ def test_sigma_at_the_highest_tested_let(cic):
     assert json.loads(_json(cic))["sigma_at_highest_let"]["value"] == t["value"]
     no_boot = analyze("example:cic_mpa_stubs", seed=1, n_boot=0, profile=False, n_sweep=0)
     assert no_boot.sigma_top["low"] is None and no_boot.sigma_top["value"] == t["value"]
+
+
+def test_an_interval_cut_by_the_box_reads_as_a_one_sided_bound(cic):
+    rows = {r[0]: r for r in cic.result_rows()}
+    w = rows["w"]
+    assert "high end at bound" in w[6] and "low end at bound" not in w[6]
+    assert w[6].endswith(f"one-sided: w >= {seufit._format.num(w[2], 4)} (97.5 %)")
+    # both ends on the box (let_th here): nothing one-sided to read
+    assert "one-sided" not in rows["let_th"][6]
+    assert "one-sided" not in rows["s"][6]
+    assert "result (95 % two-sided bootstrap BCa intervals)" in str(cic)

@@ -285,12 +285,20 @@ class Analysis:
         if not self.fitted:
             return rows
         units = self.units()
+        one = f"{100 * (1 + self.cl) / 2:g} %"  # each end of a two-sided interval, alone
         for k, name in enumerate(self.fit.names):
             e = self.intervals["parameters"][name].get(self.chosen or "", {}) if self.chosen \
                 else {}
+            note = e.get("note", "")
+            # One end on the box: what the interval says is the other end, a one-sided
+            # bound at (1 + cl) / 2 -- the reading a reviewer needs ("w >= 52.6").
+            at_lo, at_hi = "low end at bound" in note, "high end at bound" in note
+            if at_lo != at_hi and e.get("low") is not None and e.get("high") is not None:
+                bound = f"{name} >= {num(e['low'], 4)}" if at_hi else \
+                    f"{name} <= {num(e['high'], 4)}"
+                note = f"{note}; one-sided: {bound} ({one})"
             rows.append([name, float(self.fit.theta[k]), e.get("low"), e.get("high"), units[k],
-                         INTERVAL_LABELS.get(self.chosen, "-") if self.chosen else "-",
-                         e.get("note", "")])
+                         INTERVAL_LABELS.get(self.chosen, "-") if self.chosen else "-", note])
         return rows
 
     def interval_rows(self, fmt=None) -> list[list[str]]:
@@ -333,7 +341,7 @@ class Analysis:
         if self.fitted:
             lvl = f"{100 * self.cl:g} %"
             label = INTERVAL_LABELS.get(self.chosen, "none") if self.chosen else "none"
-            out.append(f"  result ({lvl} {label} intervals):")
+            out.append(f"  result ({lvl} two-sided {label} intervals):")
             out.append(text_table(["parameter", "estimate", "low", "high", "unit", "method",
                                    "note"], self.result_rows(), indent="    "))
             if self.sigma_top:
@@ -388,7 +396,7 @@ class Analysis:
         if self.fitted:
             parts.append(html_table(["parameter", "estimate", "low", "high", "unit", "method",
                                      "note"], self.result_rows(),
-                                    caption=f"result ({100 * self.cl:g} % intervals)"))
+                                    caption=f"result ({100 * self.cl:g} % two-sided intervals)"))
             if self.caveats:
                 parts.append("<b>caveats on these intervals</b><ul>" + "".join(
                     f"<li>{html.escape(c)}</li>" for c in self.caveats) + "</ul>")

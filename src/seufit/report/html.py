@@ -456,7 +456,7 @@ def _result(a: Analysis, figs: Mapping[str, str]) -> str:
         parts.append(_table(["parameter", "estimate", f"{_pct(a.cl)} low", "high", "unit",
                              "note"], rows,
                             caption=f"Weibull parameters: maximum-likelihood estimate with the "
-                                    f"{_pct(a.cl)} {label} interval", cls="result"))
+                                    f"{_pct(a.cl)} two-sided {label} interval", cls="result"))
         parts.append(f'<p class="note">Interval quoted: <b>{_e(label)}</b> &mdash; '
                      f"{_e(dec.reason)}. Every method is compared in "
                      '<a href="#intervals">All intervals</a>.</p>')
