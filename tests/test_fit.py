@@ -460,3 +460,11 @@ def test_methods_on_a_fit_name_what_they_take(method, arg):
     obj = seufit.load("example:cic_mpa_stubs") if arg == "seufit.load" else arg
     with pytest.raises(TypeError, match=rf"seufit.{method} takes the result of seufit.fit"):
         getattr(seufit, method)(obj)
+
+
+def test_the_variant_reason_does_not_vouch_for_the_hessian():
+    # cic_mpa_stubs: standard by the 50-event rule, yet w sits on its bound: the reason
+    # names the rule, it does not call the covariance valid.
+    r = seufit.fit("example:cic_mpa_stubs")
+    assert r.variant == "standard" and "w" in r.at_bound
+    assert "by the MLE article's rule" in r.variant_reason and "valid" not in r.variant_reason

@@ -63,7 +63,7 @@ def select_variant(events: np.ndarray, zeros: str = "exclude") -> tuple[str, str
     extra = f"; {n_zero} zero-event run(s) kept in the likelihood (zeros=include)" if n_zero else ""
     if total >= MIN_EVENTS_STANDARD:
         return "standard", (f"{total} events >= {MIN_EVENTS_STANDARD} and no zero-event run "
-                            f"excluded: Hessian covariance valid{extra}")
+                            f"excluded: Hessian (Wald) intervals by the MLE article's rule{extra}")
     return "small_sample", (f"{total} events < {MIN_EVENTS_STANDARD}: point estimates only, "
                             f"covariance from the bootstrap{extra}")
 
