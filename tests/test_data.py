@@ -253,16 +253,17 @@ RUNS = ["5,1e7,3,Kr", "10,1e7,12,Kr", "15,1e7,28,Kr", "20,1e7,45,Kr", "30,1e7,62
 
 
 @pytest.mark.parametrize("edit, where", [
-    ({4: '30,1e7,62,"Xe'}, "line 6: unbalanced quote (\") in column 'ion'"),
-    ({2: '15,1e7,28,"Kr', 3: '20,1e7,45,Kr"'}, "line 4: unbalanced quote (\") in column 'ion'"),
-    ({0: '5,1e7,"3'}, "line 2: unbalanced quote (\") in column 'events'"),
-    ({0: '5,1e7,3,Kr,"x'}, "line 2: unbalanced quote (\") in column 5"),
+    ({4: '30,1e7,62,"Xe'}, "line 6: a quote (\") opened in column 'ion' is not closed"),
+    ({2: '15,1e7,28,"Kr', 3: '20,1e7,45,Kr"'}, "line 4: a quote (\") opened in column 'ion'"),
+    ({0: '5,1e7,"3'}, "line 2: a quote (\") opened in column 'events'"),
+    ({0: '5,1e7,3,Kr,"x'}, "line 2: a quote (\") opened in column 5"),
 ])
 def test_an_open_quote_never_swallows_or_merges_runs(csv_file, edit, where):
     # csv lets a quoted cell run over lines: an unclosed quote took in every run below it
     # (loaded as 5 runs, no word), a quote closed a line later merged two runs into one.
     rows = [edit.get(i, r) for i, r in enumerate(RUNS)]
-    with pytest.raises(DataError, match=r"a cell cannot span lines$") as e:
+    with pytest.raises(DataError, match=r"a cell cannot span lines \(close the quote, or "
+                                        r"remove the line break inside the cell\)$") as e:
         load(csv_file("let,fluence,events,ion\n" + "\n".join(rows) + "\n"))
     assert where in str(e.value) and "\n" not in str(e.value)
     # Quotes closed on their line are fine, separators inside them too.
@@ -278,8 +279,8 @@ def test_a_header_cell_over_two_lines_is_one_header_cell(csv_file):
     assert any("(line 6)" in n for n in d.notes)  # line numbers count the header's lines
     with pytest.raises(DataError, match=r"column 'LET \(keV/um\)': unit 'keV/um'"):
         load(csv_file('"LET\n(keV/um)",Fluence,Events\n5,1e7,3\n'))
-    with pytest.raises(DataError, match=r"line 4: unbalanced quote \(\"\) in column "
-                                        r"'Events \(count\)': a cell cannot span lines$"):
+    with pytest.raises(DataError, match=r"line 4: a quote \(\"\) opened in column "
+                                        r"'Events \(count\)' is not closed on this line"):
         load(csv_file('let,fluence,"Events\n(count)"\n5,1e7,3\n10,1e7,"12\n15,1e7,28\n'))
     with pytest.raises(DataError, match=r"line 2: unbalanced quote \(\"\) in the header$"):
         load(csv_file('# log\nlet,fluence,"events\n5,1e7,3\n10,1e7,12\n'))
@@ -318,11 +319,41 @@ def test_counts_flux_and_duration_headers_carry_no_other_unit(key, column, ok):
         assert "\n" not in str(e.value)
 
 
-def test_flux_and_duration_units_are_checked_when_only_cross_checked():
+def test_flux_and_duration_in_other_units_skip_only_the_cross_check():
+    # With a fluence column, flux x duration only checks it: a duration in minutes skips
+    # the check, with a note, and the fluence is read; without one it is refused.
     df = pd.DataFrame({"let": [1.0], "fluence": [6e6], "events": [2], "flux": [1e4],
                        "duration (min)": [10]})
+    d = load(df)
+    assert d.fluence[0] == 6e6
+    assert any(n.startswith("flux x duration not compared with the fluence: column "
+                            "'duration (min)': unit 'min' is not seconds") for n in d.notes)
     with pytest.raises(DataError, match=r"column 'duration \(min\)': unit 'min' is not seconds"):
+        load(df.drop(columns="fluence"))
+
+
+def test_a_fluence_from_flux_and_duration_below_one_ion_is_refused():
+    df = pd.DataFrame({"let": [1.0, 5.0], "flux": [1e-9, 1e4], "duration": [300, 300],
+                       "events": [0, 2]})
+    with pytest.raises(DataError, match=r"row 0, column 'flux': fluence \(flux x duration\) "
+                                        r"below 1 ion/cm2"):
         load(df)
+
+
+@pytest.mark.parametrize("column", ["Events (SEFI)", "Events (SEL)", "Errors (SBU+MBU)",
+                                    "Events (per run)", "Counts (raw)"])
+def test_a_count_column_may_name_what_was_counted(column):
+    d = load(pd.DataFrame({"let": [1.0, 5.0], "fluence": [1e7, 1e7], column: [0, 4]}))
+    np.testing.assert_array_equal(d.events, [0, 4])
+
+
+@pytest.mark.parametrize("label", ["LET (not tilt corrected)",
+                                   "LET (MeV cm2/mg) (not corrected)",
+                                   "LET (corrected for Al degrader)", "LET (uncorrected)"])
+def test_a_let_said_not_to_be_tilt_corrected_is_corrected(label):
+    d = load(pd.DataFrame({label: [5.0, 20.0], "fluence": [1e7, 1e7], "events": [3, 9],
+                           "angle": [0, 60]}))
+    assert d.let[1] == pytest.approx(40.0)
 
 
 def test_a_let_labelled_effective_is_not_tilt_corrected_twice():

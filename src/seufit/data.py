@@ -110,7 +110,17 @@ _UNIT_LIKE = re.compile(r"[/\d°^²⁻µμ]|\b(cm|mm|um|m|ev|kev|mev|gev|mg|rad|
                         r"degrees|ions?|particles|s|secs?|seconds?|ms|mins?|minutes?|h|hrs?|"
                         r"hours?)\b", re.I)
 # A LET header that says it is already tilt corrected: "LET (effective)", "LET [corr.]".
-_EFFECTIVE = re.compile(r"(?<![a-z])(eff|effective|corr|corrected)(?![a-z])", re.I)
+# Bracket text on a count column that reads as a multiplier or a rate, not a label:
+# "(x1000)", "(Mbit)", "(%)", "(rate)", "(/s)", "(per s)" -- but "(SEFI)", "(SBU+MBU)",
+# "(per run)" or "(raw)" name what was counted and are read.
+_COUNT_SCALE = re.compile(r"\d|%|/|\brate\b|\bper\s*(s|sec|second|min|minute|h|hour|cm2?)\b|"
+                          r"\b(x|[kmgt]i?b|[kmgt]i?bits?|kilo\w*|mega\w*|giga\w*|thousands?|"
+                          r"millions?)\b", re.I)
+# A LET header saying the tilt correction is already in it; "not corrected",
+# "uncorrected" and "corrected for the degrader" say otherwise.
+_EFFECTIVE = re.compile(r"(?<![a-z])(eff|effective|tilt[\s_-]*corr(ected)?|"
+                        r"cos(ine)?[\s_-]*corr(ected)?)(?![a-z])", re.I)
+_NOT_EFFECTIVE = re.compile(r"(?<![a-z])(not|non|un)[\s_-]*(tilt[\s_-]*)?(eff|corr)", re.I)
 
 
 def _unit_key(unit: str) -> str:
@@ -129,7 +139,7 @@ def _check_unit(label: str, key: str, column: str) -> None:
     for m in _BRACKET.finditer(column):
         inner = m.group(1).strip()
         if key in ("events", "bits"):
-            if inner.lower() not in _COUNT_WORDS:
+            if inner.lower() not in _COUNT_WORDS and _COUNT_SCALE.search(inner):
                 what = "event counts" if key == "events" else "the number of bits"
                 raise DataError(f"{label}: column '{column}': '{inner}' in the header: seufit "
                                 f"reads {what} as a plain count, with no unit or multiplier; "
@@ -408,8 +418,9 @@ def _parse_csv(raw: bytes, label: str):
         j = next((j for j, c in enumerate(rec) if "\n" in c), None)
         if j is not None:
             col = f"'{header[j]}'" if j < len(header) else str(j + 1)
-            raise DataError(f'{label}: line {lineno}: unbalanced quote (") in column {col}: '
-                            "a cell cannot span lines")
+            raise DataError(f'{label}: line {lineno}: a quote (") opened in column {col} is '
+                            "not closed on this line: a cell cannot span lines (close the "
+                            "quote, or remove the line break inside the cell)")
         if len(rec) != len(header):
             raise DataError(f"{label}: line {lineno}: has {len(rec)} fields (separator {sep}), "
                             f"header has {len(header)}")
@@ -470,11 +481,19 @@ def _build(header, rows, where, label, digest, tilt, skipped=None) -> TestData:
     notes: list[str] = [skipped] if skipped else []
     dur = norm.get("duration_s", norm.get("duration"))
     if "flux" in norm and dur is not None:  # fluence = flux x duration, or its cross-check
-        canon["_flux"], canon["_duration"] = norm["flux"], dur
-        _check_unit(label, "flux", header[norm["flux"]])
-        _check_unit(label, "duration", header[dur])
-        if "fluence" not in canon:
-            notes.append("fluence computed as flux x duration")
+        try:
+            _check_unit(label, "flux", header[norm["flux"]])
+            _check_unit(label, "duration", header[dur])
+        except DataError as exc:
+            if "fluence" not in canon:
+                raise  # the fluence itself would come out wrong
+            # Only a cross-check of the fluence column: skipped, and said so.
+            notes.append("flux x duration not compared with the fluence: "
+                         + str(exc).removeprefix(f"{label}: "))
+        else:
+            canon["_flux"], canon["_duration"] = norm["flux"], dur
+            if "fluence" not in canon:
+                notes.append("fluence computed as flux x duration")
     missing = [c for c in REQUIRED if c not in canon and not (c == "fluence" and "_flux" in canon)]
     if missing:
         found = ", ".join(repr(h) for h in header) or "none"
@@ -538,6 +557,8 @@ def _build(header, rows, where, label, digest, tilt, skipped=None) -> TestData:
         check("_flux", flux, flux <= 0, "flux must be positive")
         check("_duration", dur, dur <= 0, "duration must be positive")
         fluence = flux * dur
+        check("_flux", fluence, fluence < 1, "fluence (flux x duration) below 1 ion/cm2: "
+              "write flux in ions/cm2/s and duration in s")
     if "fluence" in canon and "_flux" in canon:
         # Both given: fluence is used; a disagreement (a typo in one of them) is named.
         # Informative columns only: cells that are no numbers skip the check, not the file.
@@ -559,7 +580,9 @@ def _build(header, rows, where, label, digest, tilt, skipped=None) -> TestData:
     if "angle" in canon:
         angle = numeric("angle")
         check("angle", angle, np.abs(angle) >= 90, "tilt angle must be below 90 degrees")
-        if tilt and np.any(angle != 0) and _EFFECTIVE.search(header[canon["let"]]):
+        let_head = header[canon["let"]]
+        if tilt and np.any(angle != 0) and _EFFECTIVE.search(let_head) \
+                and not _NOT_EFFECTIVE.search(let_head):
             raise DataError(
                 f"{label}: column '{header[canon['let']]}' says the LET is already effective "
                 f"(tilt corrected) and column '{header[canon['angle']]}' has tilt angles: the "
