@@ -469,6 +469,7 @@ def test_caveats_stand_next_to_the_result(cic):
     w_line = next(c for c in cic.caveats if c.startswith("w at its upper bound"))
     assert "every interval holds only for w <= " in w_line and "sigma_sat (r = +0.9" in w_line
     assert "caveats on these intervals" in cic._repr_html_()
+    assert "sigma at the highest tested LET (" in cic._repr_html_()
     assert json.loads(_json(cic))["caveats"] == list(cic.caveats)
 
 
@@ -512,11 +513,16 @@ def test_sigma_at_the_highest_tested_let(cic):
 
 
 def test_an_interval_cut_by_the_box_reads_as_a_one_sided_bound(cic):
-    rows = {r[0]: r for r in cic.result_rows()}
+    g = analyze("example:cic_mpa_stubs", seed=11, ci="guarded", **FAST)  # percentile
+    rows = {r[0]: r for r in g.result_rows()}
     w = rows["w"]
     assert "high end at bound" in w[6] and "low end at bound" not in w[6]
     assert w[6].endswith(f"one-sided: w >= {seufit._format.num(w[2], 4)} (97.5 %)")
-    # both ends on the box (let_th here): nothing one-sided to read
-    assert "one-sided" not in rows["let_th"][6]
-    assert "one-sided" not in rows["s"][6]
-    assert "result (95 % two-sided bootstrap BCa intervals)" in str(cic)
+    lt = rows["let_th"]  # [0, 1.278]: an upper bound on the threshold
+    assert lt[6].endswith(f"one-sided: let_th <= {seufit._format.num(lt[3], 4)} (97.5 %)")
+    assert "one-sided" not in rows["s"][6]  # inside the box
+    assert "result (95 % two-sided bootstrap percentile intervals)" in str(g)
+    assert json.loads(_json(g))["parameters"]["w"]["note"] == w[6]
+    # BCa (the rule's choice here) under-covers with w on its bound: no one-sided reading
+    assert cic.chosen == "bca" and "one-sided" not in {r[0]: r for r in
+                                                      cic.result_rows()}["w"][6]

@@ -255,7 +255,7 @@ def test_saturation_measured(mle):
 
 
 def test_saturation_not_reached_cic(cic):
-    # w at its 2 x span cap: the curve is at 46 % of sigma_sat at the last ion (Xe, 62.5).
+    # w at its 2 x span cap: the curve is at 45.8 % of sigma_sat at the last ion (Xe, 62.5).
     c = _by_name(post_fit_checks(cic))["saturation"]
     sig = _weibull(62.5, *cic.theta)
     assert c.status == "WARNING"
@@ -263,7 +263,7 @@ def test_saturation_not_reached_cic(cic):
     assert c.value["sigma_at_let"] == pytest.approx(sig, rel=1e-12)
     assert "reaches only 45 % of sigma_sat at the highest tested LET (62.5)" in c.message
     assert "(w at its upper bound)" in c.message
-    assert f"quote sigma(62.5) = {sig:.2g} cm2/device" in c.message
+    assert f"quote sigma(62.5) = {sig:.4g} cm2/device" in c.message
 
 
 @pytest.mark.parametrize("fraction, status", [(0.899, "WARNING"), (0.901, "PASS")])

@@ -314,5 +314,5 @@ def test_no_curve_errors_say_where_the_limits_are(tmp_path, capsys):
 def test_an_output_named_as_a_directory_is_refused(tmp_path, capsys):
     target = str(tmp_path / "newdir") + "/"
     assert main(["fit", "example:cic_mpa_stubs", "--json", target]) == 2
-    assert "is a directory" in capsys.readouterr().err
+    assert "names a directory, not a file" in capsys.readouterr().err
     assert not (tmp_path / "newdir").exists()

@@ -48,6 +48,7 @@ from .checks import (
     correlation_matrix,
     post_fit_checks,
     pre_fit_checks,
+    saturation_percent,
     worst_status,
 )
 from .data import TestData
@@ -293,7 +294,9 @@ class Analysis:
             # One end on the box: what the interval says is the other end, a one-sided
             # bound at (1 + cl) / 2 -- the reading a reviewer needs ("w >= 52.6").
             at_lo, at_hi = "low end at bound" in note, "high end at bound" in note
-            if at_lo != at_hi and e.get("low") is not None and e.get("high") is not None:
+            # Not for BCa: with a parameter on a bound it under-covers (see the caveats).
+            if at_lo != at_hi and e.get("low") is not None and e.get("high") is not None \
+                    and self.chosen != "bca":
                 bound = f"{name} >= {num(e['low'], 4)}" if at_hi else \
                     f"{name} <= {num(e['high'], 4)}"
                 note = f"{note}; one-sided: {bound} ({one})"
@@ -345,7 +348,7 @@ class Analysis:
             out.append(text_table(["parameter", "estimate", "low", "high", "unit", "method",
                                    "note"], self.result_rows(), indent="    "))
             if self.sigma_top:
-                out.append("  " + _sigma_top_text(self.sigma_top, self.cl, self.data))
+                out.append("  " + sigma_top_text(self.sigma_top, self.cl, self.data))
             if self.caveats:
                 out.append("  caveats on these intervals:")
                 out += [f"    - {c}" for c in self.caveats]
@@ -397,6 +400,9 @@ class Analysis:
             parts.append(html_table(["parameter", "estimate", "low", "high", "unit", "method",
                                      "note"], self.result_rows(),
                                     caption=f"result ({100 * self.cl:g} % two-sided intervals)"))
+            if self.sigma_top:
+                parts.append(f"<p>{html.escape(sigma_top_text(self.sigma_top, self.cl, d))}"
+                             "</p>")
             if self.caveats:
                 parts.append("<b>caveats on these intervals</b><ul>" + "".join(
                     f"<li>{html.escape(c)}</li>" for c in self.caveats) + "</ul>")
@@ -451,10 +457,14 @@ class Analysis:
         d = self.data
         params = {}
         if self.fitted:
+            notes = {r[0]: r[6] for r in self.result_rows()}
             for k, (name, unit) in enumerate(zip(self.fit.names, self.units(), strict=True)):
                 lo, hi = self.interval(name)
+                # The result table's note goes with the numbers (an end on the box, the
+                # one-sided reading): a script reads this block, not the text.
                 params[name] = {"value": float(self.fit.theta[k]), "unit": unit,
-                                "ci_low": lo, "ci_high": hi, "ci_method": self.chosen}
+                                "ci_low": lo, "ci_high": hi, "ci_method": self.chosen,
+                                "note": notes[name]}
         return to_jsonable({
             "schema": SCHEMA,
             "seufit_version": versions()["seufit"],
@@ -501,13 +511,13 @@ def _sigma_top(fr: FitResult, boot: BootstrapResult | None, cl: float) -> dict |
     return out
 
 
-def _sigma_top_text(t: dict, cl: float, d: TestData) -> str:
+def sigma_top_text(t: dict, cl: float, d: TestData) -> str:
     text = (f"sigma at the highest tested LET ({num(t['let'], 4)}): {num(t['value'], 4)} "
             f"{d.sigma_unit}")
     if t["low"] is not None:
         text += (f", {100 * cl:g} % {t['method']} [{num(t['low'], 4)}, {num(t['high'], 4)}]")
-    return text + (f"; the curve there is at {100 * t['fraction_of_sigma_sat']:.0f} % of "
-                   "sigma_sat")
+    return text + (f"; the curve there is at {saturation_percent(t['fraction_of_sigma_sat'])} "
+                   "of sigma_sat")
 
 
 def _envelope_summary(limits) -> str:

@@ -534,6 +534,13 @@ def _plausibility_checks(r: FitResult) -> list[Check]:
     return out
 
 
+def saturation_percent(fraction: float) -> str:
+    """``fraction`` of sigma_sat as a whole percentage, rounded down: a curve at 89.9 %
+    never reads "90 %" next to the WARNING of the 90 % rule (and reads the same wherever
+    it is quoted)."""
+    return f"{math.floor(100 * fraction + 1e-9):.0f} %" if math.isfinite(fraction) else "nan %"
+
+
 def _saturation_check(r: FitResult) -> Check:
     if tuple(r.names[:4]) != _WEIBULL4:
         return Check("saturation", "N/A", None, f"not a Weibull4 fit ({r.model.label})")
@@ -543,8 +550,7 @@ def _saturation_check(r: FitResult) -> Check:
     sig = float(r.predict(let)[0])
     frac = sig / sig_sat if sig_sat > 0 else math.nan
     value = {"fraction": frac, "let": let, "sigma_at_let": sig}
-    # Floor, so that a curve at 89.9 % never reads "90 %" next to a WARNING.
-    pct = f"{math.floor(100 * frac + 1e-9):.0f} %" if math.isfinite(frac) else "nan %"
+    pct = saturation_percent(frac)
     where = f"of sigma_sat at the highest tested LET ({let:.4g})"
     if frac >= SATURATION_FRACTION:
         return Check("saturation", "PASS", value, f"the curve reaches {pct} {where}: "
@@ -552,7 +558,7 @@ def _saturation_check(r: FitResult) -> Check:
     why = " (w at its upper bound)" if "w" in r.at_bound else ""
     return Check("saturation", "WARNING", value, f"the curve reaches only {pct} {where}: "
                  "sigma_sat is an extrapolation beyond the data, set by the model shape and "
-                 f"its bounds{why}; quote sigma({let:.4g}) = {sig:.2g} {d.sigma_unit}, which "
+                 f"its bounds{why}; quote sigma({let:.4g}) = {num(sig, 4)} {d.sigma_unit}, which "
                  "the data measure")
 
 

@@ -159,6 +159,15 @@ class FitResult:
             units[0] = self.data.sigma_unit
         return units
 
+    def _flags(self, k: int) -> list[str]:
+        """What the table and the JSON say next to parameter ``k``'s interval."""
+        flags = ["at bound"] if self.names[k] in self.at_bound else []
+        if self.ci_low is not None and self.bounds is not None and (
+                self.ci_low[k] < self.bounds[0][k] or self.ci_high[k] > self.bounds[1][k]):
+            # As analyze says: a Wald interval past the box is no interval of the fit.
+            flags.append("Wald outside the box")
+        return flags
+
     def parameter_rows(self) -> list[list]:
         rows = []
         units = self._units()
@@ -167,12 +176,7 @@ class FitResult:
             se = None if self.se is None else self.se[k]
             lo = None if self.ci_low is None else self.ci_low[k]
             hi = None if self.ci_high is None else self.ci_high[k]
-            flags = ["at bound"] if name in self.at_bound else []
-            if lo is not None and self.bounds is not None and (
-                    lo < self.bounds[0][k] or hi > self.bounds[1][k]):
-                # As analyze says: a Wald interval past the box is no interval of the fit.
-                flags.append("Wald outside the box")
-            rows.append([name, val, se, lo, hi, units[k], "; ".join(flags)])
+            rows.append([name, val, se, lo, hi, units[k], "; ".join(self._flags(k))])
         return rows
 
     def __str__(self) -> str:
@@ -240,14 +244,13 @@ class FitResult:
             return None if a is None else float(a[k])
 
         params = {}
-        rows = self.parameter_rows()
         for k, name in enumerate(self.names):
             # The method and the flags go with the numbers: a script reading this block
             # must not take a Wald interval past the box (a negative sigma_sat) for a result.
             params[name] = {"value": f(self.theta, k), "se": f(self.se, k),
                             "ci_low": f(self.ci_low, k), "ci_high": f(self.ci_high, k),
                             "ci_method": None if self.ci_low is None else "wald",
-                            "flags": [x for x in rows[k][6].split("; ") if x],
+                            "flags": self._flags(k),
                             "unit": self._units()[k]}
 
         def mat(m):

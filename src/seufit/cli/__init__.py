@@ -40,8 +40,8 @@ class _Group(click.Group):
             click.echo(f"seufit: error: {exc}", err=True)
             ctx.exit(2)
         except MemoryError:
-            click.echo("seufit: error: not enough memory for this run; ask for fewer "
-                       "replicates or samples", err=True)
+            click.echo("seufit: error: not enough memory for this run (with -n / --n-boot /"
+                       " --n-sweep: ask for fewer replicates or samples)", err=True)
             ctx.exit(2)
         except OSError as exc:
             # A file the command was told to read or write (permissions, a full disk):

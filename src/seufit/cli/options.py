@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..data import example_path, load
+from ..fit import FitResult
 
 
 def _first_existing(path: Path) -> Path:
@@ -39,7 +40,7 @@ def output_file(suffixes: tuple[str, ...] = ()):
         path = Path(value)
         # "out/" names a directory even before it exists (Path would drop the slash).
         if path.is_dir() or value.endswith(("/", os.sep)):
-            raise click.BadParameter(f"{value} is a directory")
+            raise click.BadParameter(f"{value} names a directory, not a file")
         if suffixes and path.suffix.lower() not in suffixes:
             raise click.BadParameter(f"{value}: the file name must end in "
                                      + (" or ".join(suffixes) if len(suffixes) < 3 else
@@ -86,13 +87,15 @@ seed_option = click.option(
     "--seed", type=click.IntRange(min=0), default=None,
     help="Seed of every random draw; a fresh one is drawn and recorded when omitted.")
 # Upper limits of the sample counts: far above any use (the articles' bootstrap takes
-# 20,000 replicates, the sweep 1e6 samples), low enough to fail at once rather than after
-# minutes or with the machine out of memory (a sweep keeps every sample: ~40 bytes each).
+# 20,000 replicates, the sweep 1e6 samples), so that a typo (-n 1e12) fails at once
+# instead of running for hours.  A sweep keeps every sample (~40 bytes each: 4 GB at the
+# cap), so a smaller machine can still run out of memory: that is one line too.
 MAX_BOOT = 10_000_000
 MAX_SWEEP = 100_000_000
 
 
-def n_boot_zero_or_range(ctx, param, value):
+def n_boot_zero_or_range(ctx: click.Context, param: click.Parameter,
+                         value: int | None) -> int | None:
     """``analyze --n-boot``: 0 (no bootstrap) or 20 to :data:`MAX_BOOT`, checked at parse
     time like ``bootstrap -n``."""
     if value is not None and value != 0 and not 20 <= value <= MAX_BOOT:
@@ -143,7 +146,7 @@ def distinct_outputs(data: str, **outputs: str | None) -> None:
                                        "each output its own name")
 
 
-def fit_context(fr) -> list[str]:
+def fit_context(fr: FitResult) -> list[str]:
     """Lines saying which fit a bootstrap, profile or sweep starts from, and every note
     of the data and the fit (skipped comment lines, duplicate rows, tilt, a bound...):
     the commands built on a fit must not hide what ``seufit fit`` would say."""
@@ -155,6 +158,6 @@ def fit_context(fr) -> list[str]:
     return [line] + [f"note: {m}" for m in fr.messages]
 
 
-def with_fit_messages(result: dict, fr) -> dict:
+def with_fit_messages(result: dict, fr: FitResult) -> dict:
     """A result's JSON with the notes of its data and fit under ``fit_messages``."""
     return {**result, "fit_messages": list(fr.messages)}

@@ -33,8 +33,8 @@ from ..analysis import (
     INTERVAL_METHODS,
     SCHEMA,
     Analysis,
-    _sigma_top_text,
     run_table,
+    sigma_top_text,
 )
 
 __all__ = ["ReportFigure", "build_figures", "figure_plan", "make_figure", "make_figures",
@@ -461,7 +461,7 @@ def _result(a: Analysis, figs: Mapping[str, str]) -> str:
                      f"{_e(dec.reason)}. Every method is compared in "
                      '<a href="#intervals">All intervals</a>.</p>')
         if a.sigma_top:
-            parts.append(f'<p class="note">{_e(_sigma_top_text(a.sigma_top, a.cl, a.data))}: '
+            parts.append(f'<p class="note">{_e(sigma_top_text(a.sigma_top, a.cl, a.data))}: '
                          "what the data measure directly, whether or not the curve "
                          "saturates there.</p>")
         if a.caveats:
