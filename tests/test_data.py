@@ -457,3 +457,14 @@ def test_extreme_values_are_named_not_fitted(cell, column, text, tmp_path):
                                             strict=True)))
     with pytest.raises(DataError, match=rf"row 3 \(line 4\), column '{column}': {text}"):
         load(f)
+
+
+def test_a_windows_1252_comment_cell_stays_on_its_line(tmp_path):
+    # "…" is byte 0x85 in Windows-1252; read as Latin-1 it was U+0085, a line break for
+    # str.splitlines, and the row fell apart ("has 1 fields").
+    f = tmp_path / "cp1252.csv"
+    f.write_bytes("let,fluence,events,ion\n5,1e7,3,Kr… unstable\n10,1e7,12,Xe – 131\n"
+                  .encode("cp1252"))
+    d = load(f)
+    np.testing.assert_array_equal(d.events, [3, 12])
+    assert d.ion == ("Kr… unstable", "Xe – 131")

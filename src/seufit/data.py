@@ -356,10 +356,14 @@ def _decode(raw: bytes, label: str) -> str:
             raise DataError(f"{label}: not valid UTF-16 text (save it as CSV UTF-8)") from None
     # The BOM goes first: the Latin-1 fallback would keep it as a column named 'ï»¿let'.
     raw = raw.removeprefix(codecs.BOM_UTF8)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+    # Not UTF-8: an Excel CSV in Windows-1252 ("…", "–" in a comment cell) before Latin-1,
+    # which decodes any byte but turns 0x85 into a line break of str.splitlines.
+    for enc in ("utf-8", "cp1252"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            pass
+    return raw.decode("latin-1")
 
 
 def _parse_csv(raw: bytes, label: str):
@@ -368,7 +372,9 @@ def _parse_csv(raw: bytes, label: str):
         raise DataError(f"{label}: file is empty")
     if "\x00" in text[:4096]:
         raise DataError(f"{label}: not a text CSV file (binary content)")
-    all_lines = list(enumerate(text.splitlines(), start=1))
+    # Lines end where the csv module ends them; str.splitlines would also split on
+    # U+0085, U+2028 and the separators 0x1c-0x1e.
+    all_lines = list(enumerate(re.split(r"\r\n|\r|\n", text), start=1))
     forced = None
     m = re.fullmatch(r"\s*sep=(.)\s*", next((ln for _, ln in all_lines if ln.strip()), ""))
     if m:  # Excel's "sep=;" first line names the separator
