@@ -441,9 +441,9 @@ def test_summary_runs_blas_on_one_thread(monkeypatch):
 
 @pytest.mark.parametrize("args, words", [
     (["--json", "{f}/x.json"], "is not a directory"),       # a parent that is a file
-    (["--json", "{d}"], "is a directory"),
+    (["--json", "{d}"], "names a directory"),
     (["--draws", "{d}/d.parquet"], "must end in .npz"),    # NPZ only, not under another name
-    (["--draws", "{d}"], "is a directory"),
+    (["--draws", "{d}"], "names a directory"),
     (["--cl", "nan"], "not a number between 0 and 1"),
 ])
 def test_cli_bootstrap_rejects_bad_outputs_before_any_work(tmp_path, capsys, monkeypatch, args,
