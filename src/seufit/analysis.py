@@ -46,6 +46,7 @@ from .checks import (
     checks_html,
     checks_table,
     correlation_matrix,
+    near_bound,
     post_fit_checks,
     pre_fit_checks,
     saturation_percent,
@@ -1030,12 +1031,6 @@ def _child_seed(seed: int, k: int) -> int:
     return int(state >> np.uint64(1))
 
 
-def _near(v: float, b: float, width: float) -> bool:
-    """v on bound b, relative to the width of the box (sigma_sat per bit is ~1e-12)."""
-    tol = 1e-9 * (width if math.isfinite(width) and width > 0 else max(abs(b), 1e-300))
-    return math.isfinite(v) and math.isfinite(b) and abs(v - b) <= tol
-
-
 def _f(v) -> float | None:
     if v is None:
         return None
@@ -1055,14 +1050,14 @@ def _collect_intervals(fr: FitResult, boot: BootstrapResult | None, prof, sw,
         notes = []
         if lo_b is not None:
             width = hi_b[k] - lo_b[k]
-            if lo is not None and _near(lo, lo_b[k], width):
+            if lo is not None and near_bound(lo, lo_b[k], width):
                 notes.append("low end at bound")
-            if hi is not None and _near(hi, hi_b[k], width):
+            if hi is not None and near_bound(hi, hi_b[k], width):
                 notes.append("high end at bound")
             # Replicates have their own boxes (e.g. a higher let_th cap when a replicate
             # has no event at the lowest LET), so their interval can leave the data's box.
-            if (lo is not None and lo < lo_b[k] and not _near(lo, lo_b[k], width)) or (
-                    hi is not None and hi > hi_b[k] and not _near(hi, hi_b[k], width)):
+            if (lo is not None and lo < lo_b[k] and not near_bound(lo, lo_b[k], width)) or (
+                    hi is not None and hi > hi_b[k] and not near_bound(hi, hi_b[k], width)):
                 notes.append("extends beyond the data fit's box")
         return notes
 

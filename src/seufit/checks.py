@@ -663,10 +663,8 @@ def _interval_on_box(r: FitResult, name: str, lo: float, hi: float) -> tuple[lis
     k = r.names.index(name)
     blo, bhi = float(r.bounds[0][k]), float(r.bounds[1][k])
     width = bhi - blo
-    # Relative to the box, as sigma_sat is ~1e-12 per bit; the analysis notes use the same.
     tol = _BOUND_RTOL * (width if math.isfinite(width) and width > 0 else max(abs(bhi), 1e-300))
-    on_lo = math.isfinite(blo) and abs(lo - blo) <= tol
-    on_hi = math.isfinite(bhi) and abs(hi - bhi) <= tol
+    on_lo, on_hi = near_bound(lo, blo, width), near_bound(hi, bhi, width)
     cut_text = "not determined by the data (the interval is cut by the box)"
     if name != "let_th" or tuple(r.names[:4]) != _WEIBULL4:
         if on_lo and on_hi:
@@ -691,6 +689,14 @@ def _interval_on_box(r: FitResult, name: str, lo: float, hi: float) -> tuple[lis
     elif on_hi:
         bad.append(f"let_th: upper end at its bound {num(bhi)}, {cut_text}")
     return bad, fine
+
+
+def near_bound(v: float, b: float, width: float) -> bool:
+    """Whether ``v`` sits on the bound ``b`` of a box ``width`` wide: within 1e-9 of the
+    width (sigma_sat per bit is ~1e-12, so no absolute tolerance), or of ``|b|`` when the
+    box is unbounded.  The one rule for "at bound" in checks and analysis notes."""
+    tol = _BOUND_RTOL * (width if math.isfinite(width) and width > 0 else max(abs(b), 1e-300))
+    return math.isfinite(v) and math.isfinite(b) and abs(v - b) <= tol
 
 
 def _upper_limits_check(r: FitResult) -> Check:
