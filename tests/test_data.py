@@ -127,6 +127,40 @@ def test_commented_out_runs_are_counted_not_silent(csv_file):
     assert any("(line 3)" in n for n in one.notes)
 
 
+@pytest.mark.parametrize("text", [
+    "#,LET,Fluence,Events\n1,5,1e7,0\n2,10,1e7,3\n",
+    "# campaign 7, DUT A\n#;LET;Fluence;Events\n\n1;5;1e7;0\n2;10;1e7;3\n",
+    "# ,let,flux,duration_s,events\n1,5,1e4,1000,0\n2,10,1e4,1000,3\n",
+])
+def test_a_header_whose_first_cell_is_a_hash_is_the_header(csv_file, text):
+    # A spreadsheet's row-number column named '#': the header starts like a comment.
+    d = load(csv_file(text))
+    np.testing.assert_array_equal(d.let, [5.0, 10.0])
+    np.testing.assert_array_equal(d.events, [0, 3])
+    assert any("header starts with '#'" in n for n in d.notes)
+    assert any("ignored column(s): '#" in n for n in d.notes)
+
+
+@pytest.mark.parametrize("text", [
+    "#,LET,Fluence,Events\nlet,fluence,events\n5,1e7,0\n10,1e7,3\n",  # a real header below
+    "# LET, fluence and events, as measured\nlet,fluence,events\n5,1e7,0\n",
+])
+def test_a_hash_comment_above_a_header_stays_a_comment(csv_file, text):
+    d = load(csv_file(text))
+    assert d.let[0] == 5.0
+    assert not any("header starts with '#'" in n for n in d.notes)
+
+
+@pytest.mark.parametrize("text", [
+    "#,LET,Fluence,Events\n1,5,1e7\n",  # field counts differ
+    "#,LET,Fluence,Runs\n1,5,1e7,0\n",  # no events column named
+    "# campaign, 2024, DUT A, B\n1,5,1e7,0\n",  # free text above data without a header
+])
+def test_a_hash_line_that_is_no_header_is_not_taken_as_one(csv_file, text):
+    with pytest.raises(DataError, match="missing required column|not a CSV header"):
+        load(csv_file(text))
+
+
 def test_flux_times_duration_fallback(csv_file):
     d = load(csv_file("let,flux,duration_s,events\n3,1e4,200,5\n9,2e4,50,7\n"))
     np.testing.assert_array_equal(d.fluence, [2e6, 1e6])

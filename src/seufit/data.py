@@ -280,7 +280,8 @@ def load(
     source : path, ``"example:NAME"`` or pandas.DataFrame
         Columns ``let``, ``fluence``, ``events`` (case-insensitive, common
         aliases accepted); optional ``angle``, ``bits``, ``ion``, ``run``,
-        ``device``.  Lines starting with ``#`` are comments.
+        ``device``.  Lines starting with ``#`` are comments, except a header whose
+        first cell is ``#`` (a row-number column) directly above the runs (noted).
     tilt : bool
         Apply the tilt correction: effective LET = LET / cos(angle) and
         effective fluence = fluence * cos(angle).
@@ -388,6 +389,12 @@ def _parse_csv(raw: bytes, label: str):
     start = next((k for k, (_, ln) in enumerate(all_lines) if kept(ln)), None)
     if start is None:
         raise DataError(f"{label}: file has no header and no data (only comments or blank lines)")
+    notes = []
+    hashed = _hash_header(all_lines, start, forced)
+    if hashed is not None:  # "#,LET,Fluence,Events": a row-number column named '#'
+        start = hashed
+        notes.append(f"line {all_lines[start][0]}: the header starts with '#' (a row-number "
+                     "column) and was read as the header, not as a comment")
     # A quoted header cell may span lines (Excel: "LET\n(MeV cm2/mg)"): the header is the
     # first CSV record, however many lines it takes; the separator is counted over them.
     head_no, k = all_lines[start][0], start
@@ -432,7 +439,42 @@ def _parse_csv(raw: bytes, label: str):
                             f"header has {len(header)}")
         rows.append(rec)
         where.append(f"row {len(rows)} (line {lineno})")
-    return header, rows, where, _commented_rows(all_lines, all_lines[end][0], delim)
+    commented = _commented_rows(all_lines, all_lines[end][0], delim)
+    return header, rows, where, notes + ([commented] if commented else [])
+
+
+def _hash_header(all_lines, start: int, forced: str | None) -> int | None:
+    """Index of a header line whose first cell is '#' (a spreadsheet's row-number column:
+    ``#,LET,Fluence,Events``), or None.
+
+    Lines starting with '#' are comments, so such a header would be skipped and the first
+    run read as the header.  It is taken as the header only when all of these hold: it is
+    the last non-blank line above the first kept line, that line reads as a run (its
+    cells are all numbers, and it is not a header), the '#' line has the same number of
+    fields, and its other cells name LET, events and a fluence or flux column.
+    """
+    prev = next((k for k in range(start - 1, -1, -1) if all_lines[k][1].strip()), None)
+    if prev is None:
+        return None
+    line, first = all_lines[prev][1].strip(), all_lines[start][1]
+    delim = forced or max([",", ";", "\t"], key=line.count)
+    if not line.startswith("#") or line.count(delim) == 0:
+        return None
+    try:
+        head = next(csv.reader([line], delimiter=delim))
+        rec = next(csv.reader([first], delimiter=delim))
+    except (csv.Error, StopIteration):
+        return None
+    if len(head) != len(rec) or head[0].strip() != "#":
+        return None
+    if delim != ",":
+        rec = [c.replace(",", ".") for c in rec]
+    if any(math.isnan(_number(c)) for c in rec):  # the first kept line is not a run
+        return None
+    norm = {_normalise(_flat(c)) for c in head[1:]}
+    names = {_LOOKUP.get(n) for n in norm}
+    fluence = "fluence" in names or "flux" in norm
+    return prev if {"let", "events"} <= names and fluence else None
 
 
 def _commented_rows(all_lines, header_line: int, delim: str) -> str | None:
@@ -484,7 +526,7 @@ def _build(header, rows, where, label, digest, tilt, skipped=None) -> TestData:
                             f"both mean '{key}'{why}")
         canon[key] = j
         _check_unit(label, key, col)
-    notes: list[str] = [skipped] if skipped else []
+    notes: list[str] = list(skipped or [])
     dur = norm.get("duration_s", norm.get("duration"))
     if "flux" in norm and dur is not None:  # fluence = flux x duration, or its cross-check
         try:
