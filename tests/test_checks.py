@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -183,14 +184,14 @@ def test_post_fit_names_and_order(mle):
     assert names == ["converged", "at_bound", "sigma_sat_plausible", "let_th_plausible",
                      "s_plausible", "w_plausible", "saturation", "identifiability",
                      "bootstrap_success", "interval_width", "upper_limits", "excess_zeros",
-                     "overdispersion"]
+                     "overdispersion", "tilt"]
     assert tuple(names) == C._POST_NAMES  # the no-curve list is the same
 
 
 def test_post_fit_without_curve():
     r = seufit.fit(_data([1, 5, 20, 60], [0, 0, 0, 0]))
     res = _by_name(post_fit_checks(r))
-    assert len(res) == 13
+    assert len(res) == 14
     assert all(c.status == "N/A" for k, c in res.items() if k != "upper_limits")
     # No events: the limits are the result, and the check says which one holds everywhere.
     assert res["upper_limits"].status == "PASS"
@@ -590,3 +591,79 @@ def test_user_model_skips_weibull_rules():
     assert "not a Weibull4 fit" in res["saturation"].message
     assert res["overdispersion"].value["dof"] == 6
     assert res["identifiability"].value["pair"] == "a~b"
+
+
+# -- tilt ------------------------------------------------------------------------------
+
+_TILT_LETS = np.array([2.0, 4.0, 8.0, 12.0, 20.0, 30.0, 45.0, 60.0])
+
+
+def _tilt_data(factor, angles=(60.0, 45.0), lets=(4.0, 8.0), fluence=2e7, tilt=True):
+    """Normal-incidence runs at their expected counts, plus tilted runs whose counts are
+    ``factor`` x what the cosine law predicts (factor 1: the law holds)."""
+    let = np.concatenate([_TILT_LETS, lets])
+    ang = np.concatenate([np.zeros(_TILT_LETS.size), angles])
+    cos = np.cos(np.radians(ang))
+    lam = _weibull(let / cos) * fluence * cos
+    lam[_TILT_LETS.size:] *= factor
+    df = pd.DataFrame({"let": let, "fluence": fluence, "events": np.round(lam).astype(int),
+                       "angle": ang})
+    return seufit.fit(seufit.load(df, tilt=tilt)), lam
+
+
+def _two_sided_poisson_p(n, mu):
+    # P(X <= n) and P(X >= n) by explicit sums (no scipy)
+    pmf = [math.exp(-mu + k * math.log(mu) - math.lgamma(k + 1)) for k in range(n + 1)]
+    low = sum(pmf)
+    high = 1.0 - low + pmf[-1]
+    return min(1.0, 2.0 * min(low, high))
+
+
+def test_tilt_consistent_with_the_cosine_law_passes():
+    r, _ = _tilt_data(1.0, angles=(30.0, 45.0))
+    c = C.tilt_check(r)
+    assert c.status == "PASS", c
+    v = c.value
+    assert v["runs"] == 2 and v["max_angle"] == 45.0
+    lam = r.predict(r.data.let) * r.data.exposure
+    assert v["observed"] == int(r.data.events[-2:].sum())
+    assert v["expected"] == pytest.approx(lam[-2:].sum(), rel=1e-12)
+    assert v["p_value"] == pytest.approx(_two_sided_poisson_p(v["observed"], v["expected"]),
+                                         rel=1e-9)
+    assert v["p_value"] > 0.5
+
+
+def test_tilt_runs_that_break_the_cosine_law_are_flagged():
+    # A device whose tilted runs give 45 % of the cosine-law cross-section.
+    r, _ = _tilt_data(0.45, angles=(30.0, 45.0))
+    c = C.tilt_check(r)
+    assert c.status in ("WARNING", "FAIL"), c
+    assert c.value["ratio"] < 0.8 and c.value["p_value"] < 0.05
+    assert "cosine law" in c.message and "disagree" in c.message
+    assert c.value["p_value"] == pytest.approx(
+        _two_sided_poisson_p(c.value["observed"], c.value["expected"]), rel=1e-9)
+
+
+def test_tilt_above_60_degrees_warns_even_when_consistent():
+    r, _ = _tilt_data(1.0, angles=(65.0, 30.0))
+    c = C.tilt_check(r)
+    assert c.value["p_value"] > 0.05
+    assert c.status == "WARNING" and "above 60 deg" in c.message
+
+
+def test_tilt_not_applicable():
+    r = seufit.fit(_data(_TILT_LETS, np.round(_weibull(_TILT_LETS) * 2e7).astype(int),
+                         fluence=2e7))
+    assert C.tilt_check(r).status == "N/A"  # no angle column
+    r, _ = _tilt_data(1.0, tilt=False)
+    c = C.tilt_check(r)
+    assert c.status == "N/A" and "switched off" in c.message
+    none = seufit.fit(_data([1, 5, 20, 60], [0, 0, 0, 0], angle=[0, 30, 0, 0]))
+    assert C.tilt_check(none).status == "N/A"
+
+
+def test_tilt_in_the_analysis_data_checks(cic):
+    # cic_mpa_stubs: one run at 30 deg (Ne, LET 3.3 -> 3.81)
+    c = _by_name(post_fit_checks(cic))["tilt"]
+    assert c.value["runs"] == 1 and c.value["max_angle"] == 30.0
+    assert c.value["observed"] == 18

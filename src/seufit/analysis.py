@@ -1482,7 +1482,7 @@ def analyze(
         post = [Check("bootstrap_success", "FAIL", None, f"the bootstrap could not be "
                       f"summarised: {boot_error}") if c.name == "bootstrap_success" else c
                 for c in post]
-    moved = ("excess_zeros", "overdispersion")
+    moved = ("excess_zeros", "overdispersion", "tilt")
     data_checks = tuple(pre) + tuple(c for c in post if c.name in moved)
     fit_checks = tuple(c for c in post if c.name not in moved) + (gof_check,)
 

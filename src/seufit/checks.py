@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.stats import chi2, norm
+from scipy.stats import chi2, norm, poisson
 
 from ._format import html_table, num
 from ._io import to_jsonable
@@ -35,12 +35,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Check", "STATUSES", "pre_fit_checks", "post_fit_checks", "excess_zeros_check",
-    "overdispersion_check", "correlation_matrix", "poisson_binomial_sf", "worst_status",
-    "checks_table", "checks_html",
+    "overdispersion_check", "tilt_check", "correlation_matrix", "poisson_binomial_sf",
+    "worst_status", "checks_table", "checks_html",
     "MIN_EVENTS_PER_PARAM_FAIL", "MIN_EVENTS_PER_PARAM_WARN", "MIN_COUNT", "MIN_MEAN_COUNT",
     "MIN_DOF_GOF", "S_RANGE", "CORRELATION_LIMIT", "SUCCESS_EXCELLENT", "SUCCESS_GOOD",
     "SUCCESS_MARGINAL", "REL_WIDTH_WARN", "DISPERSION_WARN", "P_WARN", "P_FAIL",
-    "SATURATION_FRACTION",
+    "SATURATION_FRACTION", "MAX_TILT_DEG",
 ]
 
 STATUSES = ("PASS", "WARNING", "FAIL", "N/A")
@@ -65,6 +65,9 @@ REL_WIDTH_WARN = 1.0  # interval wider than the estimate itself (about +/- 50 %)
 DISPERSION_WARN = 1.5
 SATURATION_FRACTION = 0.9  # curve within 10 % of sigma_sat at the highest tested LET
 P_WARN = 0.05
+# seufit's choice: beyond 60 degrees (cos < 0.5) the effective LET is over twice the ion's,
+# and JEDEC JESD57 (annex B) warns that many devices do not follow the cosine law at all.
+MAX_TILT_DEG = 60.0
 P_FAIL = 0.001
 _KINK_RTOL = 1e-6
 _BOUND_RTOL = 1e-9  # an interval end this close (x box width) to a bound is on it
@@ -372,7 +375,7 @@ def pre_fit_checks(data: TestData | str | os.PathLike | pd.DataFrame,
 _POST_NAMES = ("converged", "at_bound", "sigma_sat_plausible", "let_th_plausible",
                "s_plausible", "w_plausible", "saturation", "identifiability",
                "bootstrap_success", "interval_width", "upper_limits", "excess_zeros",
-               "overdispersion")
+               "overdispersion", "tilt")
 _WEIBULL4 = ("sigma_sat", "let_th", "s", "w")
 
 
@@ -420,7 +423,7 @@ def post_fit_checks(
         ``converged``, ``at_bound``, ``sigma_sat_plausible``,
         ``let_th_plausible``, ``s_plausible``, ``w_plausible``, ``saturation``,
         ``identifiability``, ``bootstrap_success``, ``interval_width``,
-        ``upper_limits``, ``excess_zeros``, ``overdispersion``.
+        ``upper_limits``, ``excess_zeros``, ``overdispersion``, ``tilt``.
     """
     if success_rate is None:
         success_rate = _get(bootstrap, "success_rate")
@@ -444,6 +447,7 @@ def post_fit_checks(
         _upper_limits_check(fit_result),
         excess_zeros_check(fit_result),
         overdispersion_check(fit_result),
+        tilt_check(fit_result),
     ]
 
 
@@ -837,3 +841,60 @@ def overdispersion_check(fit_result: FitResult) -> Check:
                      f"{dof} dof)" + notes)
     return Check("overdispersion", "PASS", value, head + ": consistent with Poisson scatter"
                  + notes)
+
+
+def tilt_check(fit_result: FitResult) -> Check:
+    """Whether the tilted runs agree with the curve at their effective LET.
+
+    The tilt correction assumes the cosine law (effective LET = LET / cos(angle), a thin
+    sensitive volume); many devices do not follow it (JEDEC JESD57, annex B).  Under the
+    fitted curve the events of the tilted runs together are Poisson with mean
+    Lambda = sum of their lambda_i; the exact two-sided p-value of their observed total,
+    2 min(P(X <= N), P(X >= N)), tests the law where it was used.  The tilted runs are
+    in the fit, which pulls the curve towards them: the test is conservative.  A tilt
+    above ``MAX_TILT_DEG`` is a WARNING whatever the counts.
+
+    Parameters
+    ----------
+    fit_result : FitResult
+
+    Returns
+    -------
+    Check
+        ``tilt`` with value ``{"runs", "max_angle", "observed", "expected", "ratio",
+        "p_value"}``; N/A without tilted runs, without the correction or without a curve.
+    """
+    d = fit_result.data
+    tilted = np.asarray(d.angle) != 0
+    k = int(tilted.sum())
+    if k == 0:
+        return Check("tilt", "N/A", None, "no tilted run (all at normal incidence)")
+    max_angle = float(np.max(np.abs(d.angle[tilted])))
+    if not d.tilt_corrected:
+        return Check("tilt", "N/A", {"runs": k, "max_angle": max_angle},
+                     f"tilt correction switched off: the angles of {k} run(s) not used")
+    if not fit_result.fitted:
+        return Check("tilt", "N/A", {"runs": k, "max_angle": max_angle}, "no curve fitted")
+    lam = _lambda_all(fit_result)
+    obs = int(d.events[tilted].sum())
+    exp_ = float(lam[tilted].sum())
+    p = float(min(1.0, 2.0 * min(poisson.cdf(obs, exp_), poisson.sf(obs - 1, exp_))))
+    ratio = obs / exp_ if exp_ > 0 else math.inf
+    value = {"runs": k, "max_angle": max_angle, "observed": obs, "expected": exp_,
+             "ratio": ratio, "p_value": p}
+    head = (f"{k} tilted run(s) (up to {max_angle:g} deg): {obs} events, {exp_:.3g} expected "
+            f"from the curve at their effective LET (ratio {ratio:.3g}, exact Poisson "
+            f"two-sided p {p:.2g})")
+    st = _status_from_p(p)
+    if st != "PASS":
+        msg = (f"{head}: the tilted runs disagree with the curve; the cosine law "
+               "(LET / cos(angle)) may not hold for this device (JESD57 annex B): compare "
+               "with normal-incidence runs at the same effective LET, or fit without them")
+    else:
+        msg = (f"{head}: no significant disagreement with the cosine law (the runs are in "
+               "the fit, so the test is conservative)")
+    if max_angle > MAX_TILT_DEG:
+        st = "WARNING" if st == "PASS" else st
+        msg += (f"; tilt above {MAX_TILT_DEG:g} deg: the effective LET is more than twice "
+                "the ion's and the cosine law is least reliable there")
+    return Check("tilt", st, value, msg)
