@@ -131,6 +131,7 @@ def test_all_zero_data(all_zero):
     assert a.decision("curve").choice == "upper limits only"
     assert len(a.fit.upper_limits) == 5
     assert a.bootstrap is None and a.profile is None and a.sweep is None
+    assert a.caveats == ()  # no quoted interval to qualify
     for k in ("curve", "bootstrap", "profile", "sweep"):
         assert a.skipped[k]
     # No events is a result (an immune part), not a failed analysis: the checks on what a
@@ -471,6 +472,8 @@ def test_caveats_stand_next_to_the_result(cic):
     assert "caveats on these intervals" in cic._repr_html_()
     assert "sigma at the highest tested LET (" in cic._repr_html_()
     assert json.loads(_json(cic))["caveats"] == list(cic.caveats)
+    # the systematic uncertainties a Poisson likelihood cannot see, said every time
+    assert cic.caveats[-1].startswith("counting statistics only: the beam's fluence")
 
 
 def test_caveats_of_a_small_or_unstable_bootstrap():

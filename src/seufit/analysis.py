@@ -1195,6 +1195,11 @@ def _caveats(fr: FitResult, boot: BootstrapResult | None, chosen: str | None) ->
                 text += "; most of all " + ", ".join(f"{n} (r = {r:+.2f} with {name})"
                                                      for n, r in tied)
         out.append(text)
+    # Always: what the Poisson likelihood cannot know (a reviewer's first question).
+    out.append("counting statistics only: the beam's fluence calibration (dosimetry), common "
+               "to a facility's runs, scales sigma_sat and sigma(LET) by one factor, and the "
+               "LET's own uncertainty moves the curve along LET; neither is in these "
+               "intervals")
     return out
 
 
