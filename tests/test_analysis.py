@@ -92,7 +92,7 @@ def test_real_example_decisions_and_checks(cic):
     assert cic.decision("bootstrap").overridden  # n_boot=300 replaced the rule's 20,000
     assert [c.name for c in cic.data_checks] == [
         "events", "zero_event_runs", "events_per_parameter", "min_count", "mean_count",
-        "excess_zeros", "overdispersion", "tilt"]
+        "let_coverage", "excess_zeros", "overdispersion", "tilt"]
     assert cic.fit_checks[-1].name == "goodness_of_fit"
     assert cic.check("identifiability").status == "WARNING"  # sigma_sat ~ w, bootstrap r
     g = cic.check("goodness_of_fit")

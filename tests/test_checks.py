@@ -117,8 +117,11 @@ def test_pre_fit_all_zero():
 
 def test_pre_fit_dense_article_example():
     res = _by_name(pre_fit_checks("example:mle_article"))
-    assert [c.status for c in res.values()] == ["PASS", "PASS", "PASS", "WARNING", "PASS"]
+    assert [c.status for c in res.values()] == ["PASS", "PASS", "PASS", "WARNING", "PASS",
+                                                "WARNING"]
     assert res["events"].value == {"events": 381, "runs": 8, "runs_with_events": 8}
+    # every run has events: the onset is not observed (ECSS-E-ST-10-12C)
+    assert res["let_coverage"].message.startswith("onset not observed: the lowest tested LET")
     assert res["events_per_parameter"].value == pytest.approx(381 / 4)
     assert res["min_count"].value == 3  # the 5-event rule of the bootstrap article
     assert res["mean_count"].value == pytest.approx(381 / 8)
@@ -667,3 +670,18 @@ def test_tilt_in_the_analysis_data_checks(cic):
     c = _by_name(post_fit_checks(cic))["tilt"]
     assert c.value["runs"] == 1 and c.value["max_angle"] == 30.0
     assert c.value["observed"] == 18
+
+
+# -- LET coverage ---------------------------------------------------------------------
+
+def test_let_coverage_onset_bracketed_or_not():
+    ok = _by_name(pre_fit_checks(_data([1, 2, 5, 20, 60], [0, 0, 3, 10, 12])))["let_coverage"]
+    assert ok.status == "PASS"
+    assert ok.value == {"lowest_let_with_events": 5.0, "zero_runs_below": 2, "highest_let": 60.0}
+    assert "no event at LET 2, events from 5" in ok.message and ">= 60" in ok.message
+    # a zero-event run above the lowest LET with events does not bracket the onset
+    no = _by_name(pre_fit_checks(_data([5, 10, 20, 40], [3, 0, 10, 12])))["let_coverage"]
+    assert no.status == "WARNING" and no.value["zero_runs_below"] == 0
+    assert "40 < 60: saturation must then be measured" in no.message
+    none = _by_name(pre_fit_checks(_data([1, 5], [0, 0])))["let_coverage"]
+    assert none.status == "N/A"

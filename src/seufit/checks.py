@@ -40,7 +40,7 @@ __all__ = [
     "MIN_EVENTS_PER_PARAM_FAIL", "MIN_EVENTS_PER_PARAM_WARN", "MIN_COUNT", "MIN_MEAN_COUNT",
     "MIN_DOF_GOF", "S_RANGE", "CORRELATION_LIMIT", "SUCCESS_EXCELLENT", "SUCCESS_GOOD",
     "SUCCESS_MARGINAL", "REL_WIDTH_WARN", "DISPERSION_WARN", "P_WARN", "P_FAIL",
-    "SATURATION_FRACTION", "MAX_TILT_DEG",
+    "SATURATION_FRACTION", "MAX_TILT_DEG", "ECSS_LET_TOP",
 ]
 
 STATUSES = ("PASS", "WARNING", "FAIL", "N/A")
@@ -68,6 +68,9 @@ P_WARN = 0.05
 # seufit's choice: beyond 60 degrees (cos < 0.5) the effective LET is over twice the ion's,
 # and JEDEC JESD57 (annex B) warns that many devices do not follow the cosine law at all.
 MAX_TILT_DEG = 60.0
+# ECSS-E-ST-10-12C 9.4.2a: heavy-ion data reach the environment's maximum LET, the
+# saturation cross-section, or 60 MeV cm2/mg.
+ECSS_LET_TOP = 60.0
 P_FAIL = 0.001
 _KINK_RTOL = 1e-6
 _BOUND_RTOL = 1e-9  # an interval end this close (x box width) to a bound is on it
@@ -273,7 +276,7 @@ def pre_fit_checks(data: TestData | str | os.PathLike | pd.DataFrame,
     -------
     list of Check
         ``events``, ``zero_event_runs``, ``events_per_parameter``, ``min_count``,
-        ``mean_count``.
+        ``mean_count``, ``let_coverage``.
     """
     d: TestData = as_data(data)
     if zeros not in ("exclude", "include"):
@@ -367,7 +370,32 @@ def pre_fit_checks(data: TestData | str | os.PathLike | pd.DataFrame,
                          f"{MIN_MEAN_COUNT:g}: upper limits only, no fit"))
     else:
         out.append(Check("mean_count", "PASS", mean, f"{mean:.3g} events per run"))
+    out.append(_let_coverage_check(d, hit))
     return out
+
+
+def _let_coverage_check(d: TestData, hit: np.ndarray) -> Check:
+    """ECSS-E-ST-10-12C (9.4.2a): data for a rate calculation must reach below the onset
+    (a tested LET without events under the lowest one with events) and up to saturation
+    or ``ECSS_LET_TOP``.  Only the onset is judged here; saturation needs the curve (the
+    ``saturation`` check)."""
+    if not hit.any():
+        return Check("let_coverage", "N/A", None, "no run with events: no onset to bracket")
+    lmin_hit = float(d.let[hit].min())
+    below = (~hit) & (d.let < lmin_hit)
+    top = float(d.let.max())
+    value = {"lowest_let_with_events": lmin_hit, "zero_runs_below": int(below.sum()),
+             "highest_let": top}
+    upper = (f"highest LET {top:.4g} >= {ECSS_LET_TOP:g}" if top >= ECSS_LET_TOP else
+             f"highest LET {top:.4g} < {ECSS_LET_TOP:g}: saturation must then be measured "
+             "(the saturation check)")
+    if below.any():
+        return Check("let_coverage", "PASS", value, f"onset bracketed: no event at LET "
+                     f"{float(d.let[below].max()):.4g}, events from {lmin_hit:.4g}; {upper}")
+    return Check("let_coverage", "WARNING", value, f"onset not observed: the lowest tested "
+                 f"LET ({lmin_hit:.4g}) already has events, so let_th is only known to lie "
+                 "below it (ECSS-E-ST-10-12C 9.4.2 asks for data below the onset; a run at a "
+                 f"lower LET would bound it); {upper}")
 
 
 # -- post-fit -------------------------------------------------------------------------
