@@ -131,6 +131,10 @@ def test_commented_out_runs_are_counted_not_silent(csv_file):
     "#,LET,Fluence,Events\n1,5,1e7,0\n2,10,1e7,3\n",
     "# campaign 7, DUT A\n#;LET;Fluence;Events\n\n1;5;1e7;0\n2;10;1e7;3\n",
     "# ,let,flux,duration_s,events\n1,5,1e4,1000,0\n2,10,1e4,1000,3\n",
+    "#,Ion,LET,Fluence,Events\n1,Ne,5,1e7,0\n2,Ar,10,1e7,3\n",  # text in other columns
+    "#,LET,Fluence,Events,\n1,5,1e7,0,\n2,10,1e7,3,\n",  # a trailing separator
+    "#,LET,Fluence,Events\n,,,\n1,5,1e7,0\n2,10,1e7,3\n",  # an empty spreadsheet row
+    "#\tLET\tFluence\tEvents\t\n1\t5\t1e7\t0\t\n2\t10\t1e7\t3\t\n",
 ])
 def test_a_header_whose_first_cell_is_a_hash_is_the_header(csv_file, text):
     # A spreadsheet's row-number column named '#': the header starts like a comment.
@@ -155,10 +159,24 @@ def test_a_hash_comment_above_a_header_stays_a_comment(csv_file, text):
     "#,LET,Fluence,Events\n1,5,1e7\n",  # field counts differ
     "#,LET,Fluence,Runs\n1,5,1e7,0\n",  # no events column named
     "# campaign, 2024, DUT A, B\n1,5,1e7,0\n",  # free text above data without a header
+    "#,LET,Fluence,Events\n1,5,1e7,beam off\n",  # the line below is no run
 ])
 def test_a_hash_line_that_is_no_header_is_not_taken_as_one(csv_file, text):
-    with pytest.raises(DataError, match="missing required column|not a CSV header"):
+    # the first run is then read as the header, as before
+    with pytest.raises(DataError, match="found columns: '1', '5'"):
         load(csv_file(text))
+
+
+def test_a_hash_header_over_decimal_commas_gets_the_usual_message(csv_file):
+    with pytest.raises(DataError, match="column 'LET': '5,5' is not a number"):
+        load(csv_file("#;LET;Fluence;Events\n1;5,5;1e7;0\n2;10;1e7;3\n"))
+
+
+def test_a_commented_first_run_below_a_hash_header(csv_file):
+    d = load(csv_file("#,LET,Fluence,Events\n#1,5,1e7,0\n2,10,1e7,3\n3,20,1e7,4\n"))
+    np.testing.assert_array_equal(d.let, [10.0, 20.0])
+    assert any("header starts with '#'" in n for n in d.notes)
+    assert any("skipped as comments (line 2)" in n for n in d.notes)
 
 
 def test_flux_times_duration_fallback(csv_file):

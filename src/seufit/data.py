@@ -448,33 +448,45 @@ def _hash_header(all_lines, start: int, forced: str | None) -> int | None:
     ``#,LET,Fluence,Events``), or None.
 
     Lines starting with '#' are comments, so such a header would be skipped and the first
-    run read as the header.  It is taken as the header only when all of these hold: it is
-    the last non-blank line above the first kept line, that line reads as a run (its
-    cells are all numbers, and it is not a header), the '#' line has the same number of
-    fields, and its other cells name LET, events and a fluence or flux column.
+    run read as the header.  A '#' line above the first kept line is taken as the header
+    when its first cell is '#' alone, its other cells name LET, events and a fluence or
+    flux column, it has the first kept line's number of fields, and that line reads as a
+    run: numbers under those columns (other cells, an ion or a run id, may be text).  The
+    nearest such line wins; comment lines between it and the runs stay comments.
     """
-    prev = next((k for k in range(start - 1, -1, -1) if all_lines[k][1].strip()), None)
-    if prev is None:
-        return None
-    line, first = all_lines[prev][1].strip(), all_lines[start][1]
+    first = all_lines[start][1]
+    for k in range(start - 1, -1, -1):
+        line = all_lines[k][1].lstrip(" ")  # (a trailing tab is a field of a tab file)
+        if not line.strip(" \t,;"):
+            continue
+        found = _header_cells(line, first, forced)
+        if found:
+            return k
+    return None
+
+
+def _header_cells(line: str, first: str, forced: str | None) -> bool:
+    """Whether the '#' line ``line`` is the header of the run ``first`` (_hash_header)."""
     delim = forced or max([",", ";", "\t"], key=line.count)
     if not line.startswith("#") or line.count(delim) == 0:
-        return None
+        return False
     try:
         head = next(csv.reader([line], delimiter=delim))
         rec = next(csv.reader([first], delimiter=delim))
     except (csv.Error, StopIteration):
-        return None
+        return False
     if len(head) != len(rec) or head[0].strip() != "#":
-        return None
-    if delim != ",":
-        rec = [c.replace(",", ".") for c in rec]
-    if any(math.isnan(_number(c)) for c in rec):  # the first kept line is not a run
-        return None
-    norm = {_normalise(_flat(c)) for c in head[1:]}
-    names = {_LOOKUP.get(n) for n in norm}
-    fluence = "fluence" in names or "flux" in norm
-    return prev if {"let", "events"} <= names and fluence else None
+        return False
+    cols: dict[str, int] = {}
+    for j, c in enumerate(head[1:], start=1):
+        n = _normalise(_flat(c))
+        key = "flux" if n == "flux" else _LOOKUP.get(n)
+        if key in ("let", "events", "fluence", "flux"):
+            cols.setdefault(key, j)
+    if not ({"let", "events"} <= cols.keys() and cols.keys() & {"fluence", "flux"}):
+        return False
+    cells = [rec[j] if delim == "," else rec[j].replace(",", ".") for j in cols.values()]
+    return not any(math.isnan(_number(c)) for c in cells)  # the first kept line is a run
 
 
 def _commented_rows(all_lines, header_line: int, delim: str) -> str | None:
