@@ -631,27 +631,60 @@ def test_tilt_consistent_with_the_cosine_law_passes():
     lam = r.predict(r.data.let) * r.data.exposure
     assert v["observed"] == int(r.data.events[-2:].sum())
     assert v["expected"] == pytest.approx(lam[-2:].sum(), rel=1e-12)
-    assert v["p_value"] == pytest.approx(_two_sided_poisson_p(v["observed"], v["expected"]),
+    assert v["p_total"] == pytest.approx(_two_sided_poisson_p(v["observed"], v["expected"]),
                                          rel=1e-9)
+    per_run = [_two_sided_poisson_p(int(n), m) for n, m in zip(r.data.events[-2:], lam[-2:])]
+    assert v["p_worst"] == pytest.approx(min(1.0, 2 * min(per_run)), rel=1e-9)
+    assert v["p_value"] == pytest.approx(min(1.0, 2 * min(v["p_total"], v["p_worst"])))
     assert v["p_value"] > 0.5
+    assert "they are in the fit, so the test is conservative" in c.message
 
 
 def test_tilt_runs_that_break_the_cosine_law_are_flagged():
     # A device whose tilted runs give 45 % of the cosine-law cross-section.
     r, _ = _tilt_data(0.45, angles=(30.0, 45.0))
     c = C.tilt_check(r)
-    assert c.status in ("WARNING", "FAIL"), c
-    assert c.value["ratio"] < 0.8 and c.value["p_value"] < 0.05
+    assert c.status == "FAIL", c  # combined p about 1e-4
+    assert c.value["ratio"] < 0.8 and c.value["p_value"] < 0.001
     assert "cosine law" in c.message and "disagree" in c.message
-    assert c.value["p_value"] == pytest.approx(
+    assert c.value["p_total"] == pytest.approx(
         _two_sided_poisson_p(c.value["observed"], c.value["expected"]), rel=1e-9)
+    r, _ = _tilt_data(0.6, angles=(30.0, 45.0))
+    assert C.tilt_check(r).status == "WARNING"  # 0.001 < p < 0.05 (0.013)
+
+
+def test_tilted_runs_off_in_opposite_directions_are_flagged():
+    # One tilted run 1.8 x the law, the other 0.6 x: the total agrees, the runs do not.
+    let = np.concatenate([_TILT_LETS, [4.0, 8.0]])
+    ang = np.concatenate([np.zeros(_TILT_LETS.size), [45.0, 45.0]])
+    cos = np.cos(np.radians(ang))
+    lam = _weibull(let / cos) * 2e7 * cos
+    lam[-2:] *= [1.8, 0.6]
+    r = seufit.fit(seufit.load(pd.DataFrame({"let": let, "fluence": 2e7, "angle": ang,
+                                             "events": np.round(lam).astype(int)})))
+    c = C.tilt_check(r)
+    assert c.value["p_total"] > 0.05  # the sum alone would pass
+    assert c.status in ("WARNING", "FAIL") and c.value["p_value"] < 0.05
+    assert c.value["worst_run"] in r.data.labels()[-2:]
+
+
+def test_tilt_zero_event_runs_left_out_of_the_fit_are_named():
+    r, _ = _tilt_data(1.0, angles=(30.0, 45.0), lets=(1.0, 8.0))  # LET 1.15: below let_th
+    assert r.data.events[-2] == 0 and not r.fit_mask[-2]
+    c = C.tilt_check(r)
+    assert "1 of them in the fit, 1 left out (zero-event runs)" in c.message
+    only, _ = _tilt_data(1.0, angles=(30.0,), lets=(0.5,))  # below the threshold, no event
+    assert C.tilt_check(only).status == "N/A"
+    assert "nothing to test" in C.tilt_check(only).message
 
 
 def test_tilt_above_60_degrees_warns_even_when_consistent():
-    r, _ = _tilt_data(1.0, angles=(65.0, 30.0))
+    r, _ = _tilt_data(1.0, angles=(-65.0, 30.0))  # a negative tilt is a tilt
     c = C.tilt_check(r)
-    assert c.value["p_value"] > 0.05
+    assert c.value["p_value"] > 0.05 and c.value["max_angle"] == 65.0
     assert c.status == "WARNING" and "above 60 deg" in c.message
+    at60, _ = _tilt_data(1.0, angles=(60.0, 30.0))
+    assert C.tilt_check(at60).status == "PASS"  # 60 itself is not above 60
 
 
 def test_tilt_not_applicable():
@@ -683,5 +716,8 @@ def test_let_coverage_onset_bracketed_or_not():
     no = _by_name(pre_fit_checks(_data([5, 10, 20, 40], [3, 0, 10, 12])))["let_coverage"]
     assert no.status == "WARNING" and no.value["zero_runs_below"] == 0
     assert "40 < 60: saturation must then be measured" in no.message
+    # nor does a zero-event run at that same LET
+    same = _by_name(pre_fit_checks(_data([5, 5, 10, 20, 40], [0, 3, 5, 8, 9])))["let_coverage"]
+    assert same.status == "WARNING"
     none = _by_name(pre_fit_checks(_data([1, 5], [0, 0])))["let_coverage"]
     assert none.status == "N/A"

@@ -65,13 +65,13 @@ REL_WIDTH_WARN = 1.0  # interval wider than the estimate itself (about +/- 50 %)
 DISPERSION_WARN = 1.5
 SATURATION_FRACTION = 0.9  # curve within 10 % of sigma_sat at the highest tested LET
 P_WARN = 0.05
+P_FAIL = 0.001
 # seufit's choice: beyond 60 degrees (cos < 0.5) the effective LET is over twice the ion's,
 # and JEDEC JESD57 (annex B) warns that many devices do not follow the cosine law at all.
 MAX_TILT_DEG = 60.0
 # ECSS-E-ST-10-12C 9.4.2a: heavy-ion data reach the environment's maximum LET, the
 # saturation cross-section, or 60 MeV cm2/mg.
 ECSS_LET_TOP = 60.0
-P_FAIL = 0.001
 _KINK_RTOL = 1e-6
 _BOUND_RTOL = 1e-9  # an interval end this close (x box width) to a bound is on it
 
@@ -386,14 +386,14 @@ def _let_coverage_check(d: TestData, hit: np.ndarray) -> Check:
     top = float(d.let.max())
     value = {"lowest_let_with_events": lmin_hit, "zero_runs_below": int(below.sum()),
              "highest_let": top}
-    upper = (f"highest LET {top:.4g} >= {ECSS_LET_TOP:g}" if top >= ECSS_LET_TOP else
-             f"highest LET {top:.4g} < {ECSS_LET_TOP:g}: saturation must then be measured "
+    upper = (f"highest LET {top:.6g} >= {ECSS_LET_TOP:g}" if top >= ECSS_LET_TOP else
+             f"highest LET {top:.6g} < {ECSS_LET_TOP:g}: saturation must then be measured "
              "(the saturation check)")
     if below.any():
         return Check("let_coverage", "PASS", value, f"onset bracketed: no event at LET "
-                     f"{float(d.let[below].max()):.4g}, events from {lmin_hit:.4g}; {upper}")
+                     f"{float(d.let[below].max()):.6g}, events from {lmin_hit:.6g}; {upper}")
     return Check("let_coverage", "WARNING", value, f"onset not observed: the lowest tested "
-                 f"LET ({lmin_hit:.4g}) already has events, so let_th is only known to lie "
+                 f"LET ({lmin_hit:.6g}) already has events, so let_th is only known to lie "
                  "below it (ECSS-E-ST-10-12C 9.4.2 asks for data below the onset; a run at a "
                  f"lower LET would bound it); {upper}")
 
@@ -904,25 +904,49 @@ def tilt_check(fit_result: FitResult) -> Check:
     if not fit_result.fitted:
         return Check("tilt", "N/A", {"runs": k, "max_angle": max_angle}, "no curve fitted")
     lam = _lambda_all(fit_result)
-    obs = int(d.events[tilted].sum())
-    exp_ = float(lam[tilted].sum())
-    p = float(min(1.0, 2.0 * min(poisson.cdf(obs, exp_), poisson.sf(obs - 1, exp_))))
+    n_t, lam_t = d.events[tilted].astype(float), lam[tilted]
+    obs, exp_ = int(n_t.sum()), float(lam_t.sum())
+    if exp_ == 0.0 and obs == 0:
+        return Check("tilt", "N/A", {"runs": k, "max_angle": max_angle},
+                     f"{k} tilted run(s), all below the curve's threshold and without events: "
+                     "nothing to test")
+    p_total = _poisson_two_sided(obs, exp_)
+    # The worst single run too (as excess_zeros): runs off in opposite directions cancel
+    # in the total.  Bonferroni over the k runs, then over the two tests.
+    p_runs = np.array([_poisson_two_sided(int(n), float(m)) for n, m in zip(n_t, lam_t)])
+    w = int(np.argmin(p_runs))
+    p_worst = float(min(1.0, k * p_runs[w]))
+    p = float(min(1.0, 2.0 * min(p_total, p_worst))) if k > 1 else p_total
+    worst = [lab for lab, t in zip(d.labels(), tilted) if t][w]
     ratio = obs / exp_ if exp_ > 0 else math.inf
     value = {"runs": k, "max_angle": max_angle, "observed": obs, "expected": exp_,
-             "ratio": ratio, "p_value": p}
+             "ratio": ratio, "p_total": p_total, "worst_run": worst,
+             "p_worst": p_worst, "p_value": p}
     head = (f"{k} tilted run(s) (up to {max_angle:g} deg): {obs} events, {exp_:.3g} expected "
             f"from the curve at their effective LET (ratio {ratio:.3g}, exact Poisson "
-            f"two-sided p {p:.2g})")
+            f"two-sided p {p_total:.2g}")
+    if k > 1:
+        head += (f"; worst run {worst}: {int(n_t[w])} for {lam_t[w]:.3g}, p {p_runs[w]:.2g}; "
+                 f"combined p {p:.2g}")
+    head += ")"
+    out_of_fit = int(np.sum(tilted & ~np.asarray(fit_result.fit_mask, bool)))
+    where = ("they are in the fit, so the test is conservative" if out_of_fit == 0 else
+             f"{k - out_of_fit} of them in the fit, {out_of_fit} left out (zero-event runs)")
     st = _status_from_p(p)
     if st != "PASS":
-        msg = (f"{head}: the tilted runs disagree with the curve; the cosine law "
+        msg = (f"{head}: the tilted runs disagree with the curve ({where}); the cosine law "
                "(LET / cos(angle)) may not hold for this device (JESD57 annex B): compare "
                "with normal-incidence runs at the same effective LET, or fit without them")
     else:
-        msg = (f"{head}: no significant disagreement with the cosine law (the runs are in "
-               "the fit, so the test is conservative)")
+        msg = f"{head}: no significant disagreement with the cosine law ({where})"
     if max_angle > MAX_TILT_DEG:
         st = "WARNING" if st == "PASS" else st
         msg += (f"; tilt above {MAX_TILT_DEG:g} deg: the effective LET is more than twice "
                 "the ion's and the cosine law is least reliable there")
     return Check("tilt", st, value, msg)
+
+
+def _poisson_two_sided(n: int, mu: float) -> float:
+    """Exact two-sided p-value of ``n`` events for a Poisson mean ``mu``: twice the smaller
+    tail, P(X <= n) or P(X >= n), capped at 1."""
+    return float(min(1.0, 2.0 * min(poisson.cdf(n, mu), poisson.sf(n - 1, mu))))
