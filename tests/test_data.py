@@ -147,6 +147,7 @@ def test_a_header_whose_first_cell_is_a_hash_is_the_header(csv_file, text):
 
 @pytest.mark.parametrize("text", [
     "#,LET,Fluence,Events\nlet,fluence,events\n5,1e7,0\n10,1e7,3\n",  # a real header below
+    "#,LET,Fluence,Events\nrun,let,fluence,events\n1,5,1e7,0\n",  # ... of the same width
     "# LET, fluence and events, as measured\nlet,fluence,events\n5,1e7,0\n",
 ])
 def test_a_hash_comment_above_a_header_stays_a_comment(csv_file, text):
@@ -159,7 +160,6 @@ def test_a_hash_comment_above_a_header_stays_a_comment(csv_file, text):
     "#,LET,Fluence,Events\n1,5,1e7\n",  # field counts differ
     "#,LET,Fluence,Runs\n1,5,1e7,0\n",  # no events column named
     "# campaign, 2024, DUT A, B\n1,5,1e7,0\n",  # free text above data without a header
-    "#,LET,Fluence,Events\n1,5,1e7,beam off\n",  # the line below is no run
 ])
 def test_a_hash_line_that_is_no_header_is_not_taken_as_one(csv_file, text):
     # the first run is then read as the header, as before
@@ -167,9 +167,13 @@ def test_a_hash_line_that_is_no_header_is_not_taken_as_one(csv_file, text):
         load(csv_file(text))
 
 
-def test_a_hash_header_over_decimal_commas_gets_the_usual_message(csv_file):
-    with pytest.raises(DataError, match="column 'LET': '5,5' is not a number"):
-        load(csv_file("#;LET;Fluence;Events\n1;5,5;1e7;0\n2;10;1e7;3\n"))
+@pytest.mark.parametrize("text, match", [
+    ("#;LET;Fluence;Events\n1;5,5;1e7;0\n2;10;1e7;3\n", "column 'LET': '5,5' is not a number"),
+    ("#,LET,Fluence,Events\n1,5,1e7,x\n", "row 1 \\(line 2\\), column 'Events'"),
+])
+def test_a_hash_header_over_a_bad_cell_gets_the_usual_message(csv_file, text, match):
+    with pytest.raises(DataError, match=match):
+        load(csv_file(text))
 
 
 def test_a_commented_first_run_below_a_hash_header(csv_file):

@@ -450,9 +450,9 @@ def _hash_header(all_lines, start: int, forced: str | None) -> int | None:
     Lines starting with '#' are comments, so such a header would be skipped and the first
     run read as the header.  A '#' line above the first kept line is taken as the header
     when its first cell is '#' alone, its other cells name LET, events and a fluence or
-    flux column, it has the first kept line's number of fields, and that line reads as a
-    run: numbers under those columns (other cells, an ion or a run id, may be text).  The
-    nearest such line wins; comment lines between it and the runs stay comments.
+    flux column, it has the first kept line's number of fields, and that line does not
+    itself name LET and events (a real header below a commented-out one).  The nearest
+    such line wins; comment lines between it and the runs stay comments.
     """
     first = all_lines[start][1]
     for k in range(start - 1, -1, -1):
@@ -485,8 +485,10 @@ def _header_cells(line: str, first: str, forced: str | None) -> bool:
             cols.setdefault(key, j)
     if not ({"let", "events"} <= cols.keys() and cols.keys() & {"fluence", "flux"}):
         return False
-    cells = [rec[j] if delim == "," else rec[j].replace(",", ".") for j in cols.values()]
-    return not any(math.isnan(_number(c)) for c in cells)  # the first kept line is a run
+    # The first kept line is a run, not the real header below a commented one (a cell
+    # that is not a number then gets the loader's own message, naming row and column).
+    below = {_LOOKUP.get(_normalise(_flat(c))) for c in rec}
+    return not {"let", "events"} <= below
 
 
 def _commented_rows(all_lines, header_line: int, delim: str) -> str | None:
