@@ -877,10 +877,12 @@ def tilt_check(fit_result: FitResult) -> Check:
     The tilt correction assumes the cosine law (effective LET = LET / cos(angle), a thin
     sensitive volume); many devices do not follow it (JEDEC JESD57, annex B).  Under the
     fitted curve the events of the tilted runs together are Poisson with mean
-    Lambda = sum of their lambda_i; the exact two-sided p-value of their observed total,
-    2 min(P(X <= N), P(X >= N)), tests the law where it was used.  The tilted runs are
-    in the fit, which pulls the curve towards them: the test is conservative.  A tilt
-    above ``MAX_TILT_DEG`` is a WARNING whatever the counts.
+    Lambda = sum of their lambda_i.  Two exact two-sided p-values (2 min(P(X <= N),
+    P(X >= N)), capped at 1) test the law where it was used, combined as in
+    ``excess_zeros``: the total against Lambda, and the worst single tilted run times
+    their number (runs off in opposite directions cancel in the total).  Tilted runs in
+    the fit pull the curve towards them: the test is conservative.  A tilt above
+    ``MAX_TILT_DEG`` is a WARNING whatever the counts.
 
     Parameters
     ----------
@@ -890,7 +892,8 @@ def tilt_check(fit_result: FitResult) -> Check:
     -------
     Check
         ``tilt`` with value ``{"runs", "max_angle", "observed", "expected", "ratio",
-        "p_value"}``; N/A without tilted runs, without the correction or without a curve.
+        "p_total", "worst_run", "p_worst", "p_value"}``; N/A without tilted runs, without
+        the correction, without a curve, or when no tilted run expects or has an event.
     """
     d = fit_result.data
     tilted = np.asarray(d.angle) != 0
@@ -917,7 +920,7 @@ def tilt_check(fit_result: FitResult) -> Check:
     w = int(np.argmin(p_runs))
     p_worst = float(min(1.0, k * p_runs[w]))
     p = float(min(1.0, 2.0 * min(p_total, p_worst))) if k > 1 else p_total
-    worst = [lab for lab, t in zip(d.labels(), tilted) if t][w]
+    worst = d.labels()[int(np.flatnonzero(tilted)[w])]
     ratio = obs / exp_ if exp_ > 0 else math.inf
     value = {"runs": k, "max_angle": max_angle, "observed": obs, "expected": exp_,
              "ratio": ratio, "p_total": p_total, "worst_run": worst,

@@ -281,7 +281,7 @@ def load(
         Columns ``let``, ``fluence``, ``events`` (case-insensitive, common
         aliases accepted); optional ``angle``, ``bits``, ``ion``, ``run``,
         ``device``.  Lines starting with ``#`` are comments, except a header whose
-        first cell is ``#`` (a row-number column) directly above the runs (noted).
+        first cell is ``#`` (a row-number column) above the runs (noted).
     tilt : bool
         Apply the tilt correction: effective LET = LET / cos(angle) and
         effective fluence = fluence * cos(angle).
@@ -403,7 +403,7 @@ def _parse_csv(raw: bytes, label: str):
         k += 1
         quotes += all_lines[k][1].count('"')
     head = "\n".join(ln for _, ln in all_lines[start:k + 1])
-    delim = forced or max([",", ";", "\t"], key=head.count)
+    delim = _separator(head, forced)
     reader = csv.reader((ln + "\n" for _, ln in all_lines[start:]), delimiter=delim)
     unbalanced = DataError(f'{label}: line {head_no}: unbalanced quote (") in the header')
     try:
@@ -443,6 +443,12 @@ def _parse_csv(raw: bytes, label: str):
     return header, rows, where, notes + ([commented] if commented else [])
 
 
+def _separator(text: str, forced: str | None) -> str:
+    """The separator of a header: Excel's ``sep=`` line if there was one, else the most
+    frequent of comma, semicolon and tab in ``text``."""
+    return forced or max([",", ";", "\t"], key=text.count)
+
+
 def _hash_header(all_lines, start: int, forced: str | None) -> int | None:
     """Index of a header line whose first cell is '#' (a spreadsheet's row-number column:
     ``#,LET,Fluence,Events``), or None.
@@ -459,15 +465,14 @@ def _hash_header(all_lines, start: int, forced: str | None) -> int | None:
         line = all_lines[k][1].lstrip(" ")  # (a trailing tab is a field of a tab file)
         if not line.strip(" \t,;"):
             continue
-        found = _header_cells(line, first, forced)
-        if found:
+        if _header_cells(line, first, forced):
             return k
     return None
 
 
 def _header_cells(line: str, first: str, forced: str | None) -> bool:
     """Whether the '#' line ``line`` is the header of the run ``first`` (_hash_header)."""
-    delim = forced or max([",", ";", "\t"], key=line.count)
+    delim = _separator(line, forced)
     if not line.startswith("#") or line.count(delim) == 0:
         return False
     try:
@@ -477,13 +482,9 @@ def _header_cells(line: str, first: str, forced: str | None) -> bool:
         return False
     if len(head) != len(rec) or head[0].strip() != "#":
         return False
-    cols: dict[str, int] = {}
-    for j, c in enumerate(head[1:], start=1):
-        n = _normalise(_flat(c))
-        key = "flux" if n == "flux" else _LOOKUP.get(n)
-        if key in ("let", "events", "fluence", "flux"):
-            cols.setdefault(key, j)
-    if not ({"let", "events"} <= cols.keys() and cols.keys() & {"fluence", "flux"}):
+    norm = [_normalise(_flat(c)) for c in head[1:]]
+    names = {"flux" if n == "flux" else _LOOKUP.get(n) for n in norm}  # (flux: no alias)
+    if not ({"let", "events"} <= names and names & {"fluence", "flux"}):
         return False
     # The first kept line is a run, not the real header below a commented one (a cell
     # that is not a number then gets the loader's own message, naming row and column).
