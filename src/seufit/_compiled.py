@@ -32,14 +32,15 @@ from . import optimize as _opt
 
 # Indices into the constants array.
 (_LAM_FLOOR, _ZMAX, _EPS_ACT, _CAP_FL, _WMAX, _BP_MIN, _RO_REL, _DSNAP, _LS_REL,
- _LS_SHR) = range(10)
+ _LS_SHR, _LS_KINK) = range(11)
 
 
 def _constants() -> np.ndarray:
     """The solver constants, read at call time from their modules (see above)."""
     return np.array([_lik.LAMBDA_FLOOR, _models._Z_LOG_MAX, _opt.EPS_ACTIVE, _opt.CAP_FLOOR,
                      _opt.LOGCAP_MAX_WIDTH, _opt.BREAKPOINT_MIN, _opt.ROUNDOFF_REL,
-                     _models._D_SNAP, _opt.LS_RELEASED, _opt.LS_RELEASED_SHRINK])
+                     _models._D_SNAP, _opt.LS_RELEASED, _opt.LS_RELEASED_SHRINK,
+                     _opt.LS_KINK_TRIALS])
 
 try:  # pragma: no cover - exercised by the environment, not by a test
     import numba
@@ -412,6 +413,22 @@ def _profiled_step(Hf, gf, step, Hs, gs, ev3, evec3, Hw3, st3):
 
 
 @_jit_inline
+def _steep_onto_kink(phi, trial, kind, kj, kvi, lo_i, hi_i, pinned, released):
+    """Whether a row on a live kink, not pinned nor released, tried to lower let_th below
+    it with s < 1 (``optimize._steep_onto_kink``; Weibull.steep_kink)."""
+    if kj < 0 or released or pinned[kj]:
+        return False
+    if _pin_place(phi[kj], kvi, lo_i[kj], hi_i[kj]) != 1:
+        return False
+    s = math.exp(phi[2]) if kind[2] == 1 else phi[2]
+    if not s < 1.0:
+        return False
+    if kind[kj] == 2:  # log(cap - let_th) rises as let_th falls
+        return trial[kj] > phi[kj]
+    return trial[kj] < phi[kj]
+
+
+@_jit_inline
 def _roundoff(tol, f, cst):
     """Round-off level of a predicted gain at NLL ``f`` (``optimize.ROUNDOFF_REL``)."""
     return max(1e3 * tol, cst[_RO_REL] * abs(f))
@@ -611,6 +628,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
         # After a released pin, backtrack by tenths: the step off the kink that pays is
         # tiny when it exists, and a row whose kink is its optimum fails every trial.
         n_ls, shrink = (int(cst[_LS_REL]), cst[_LS_SHR]) if released else (40, 0.5)
+        n_trials = n_ls
         for _ls in range(n_ls):
             slope = 0.0
             for a in range(p):
@@ -643,8 +661,12 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
                 break
             if first:
                 alpha = _first_backtrack(phi, step, push, s_lo, s_hi, cst[_BP_MIN])
+                if _steep_onto_kink(phi, trial, kind, kj, kv, lo_i, hi_i, pinned, released):
+                    n_trials = min(n_trials, int(cst[_LS_KINK]))
             else:
                 alpha *= shrink
+            if _ls + 1 >= n_trials:
+                break
         if accepted:
             for a in range(p):
                 phi[a] = trial[a]

@@ -162,6 +162,13 @@ class Weibull4(Model):
     scale_index: int | None = 0
     kink_param: int = 1  # sigma is not smooth in let_th where let_th equals a tested LET
 
+    @staticmethod
+    def steep_kink(theta: np.ndarray) -> np.ndarray:
+        """Rows of ``theta (B, 4)`` where a run switching on as let_th drops below its LET
+        does so with an infinite slope, (LET - let_th)^s with s < 1 (for the solver's line
+        search, ``optimize.LS_KINK_TRIALS``)."""
+        return np.asarray(theta)[:, 2] < 1.0
+
     def derivatives(self, theta, x, order=2):
         theta = np.atleast_2d(np.asarray(theta, dtype=float))
         x = np.asarray(x, dtype=float)
