@@ -415,7 +415,7 @@ def _profiled_step(Hf, gf, step, Hs, gs, ev3, evec3, Hw3, st3):
 @_jit_inline
 def _steep_onto_kink(phi, trial, kind, kj, kvi, lo_i, hi_i, pinned, released):
     """Whether a row on a live kink, not pinned nor released, tried to lower let_th below
-    it with s < 1 (``optimize._steep_onto_kink``; Weibull.steep_kink)."""
+    it with s < 1 (``optimize._steep_onto_kink``; ``Weibull4.steep_kink``)."""
     if kj < 0 or released or pinned[kj]:
         return False
     if _pin_place(phi[kj], kvi, lo_i[kj], hi_i[kj]) != 1:

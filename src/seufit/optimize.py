@@ -107,7 +107,7 @@ LS_RELEASED_SHRINK = 0.1
 # trials: arbitrarily short steps cannot pay there, so halving 40 times only delays the
 # pin that follows.  Only zeros="include" has live kinks.  Measured on 8,000 replicates
 # (the 30-event dataset and bootstrap_article, 2 seeds each, docs/bootstrap.md): every
-# NLL within 2e-11 of the 40-trial search, the same misses, 10-25 % less time.
+# NLL within 1e-11 of the 40-trial search, the same misses, about a fifth less time.
 LS_KINK_TRIALS = 8
 NEAR_RADIUS = 0.1
 NEAR_EXCESS = 1e-2
