@@ -493,10 +493,11 @@ def test_a_pin_on_a_kink_is_released_at_convergence(backend, let_th0):
     assert 1.0 - res.theta[0, 1] == pytest.approx(1.0 - ref_th[1], rel=1e-2)
 
 
-def _kink_trials_runs(zeros, backend, monkeypatch, s0=None):
+def _kink_trials_runs(zeros, backend, monkeypatch, s0=None, name="LS_KINK_TRIALS",
+                      values=(8, 40)):
     """60 bootstrap_article replicates solved from the MLE (let_th = 1, on the zero-event
-    run's LET; s moved to ``s0``) with LS_KINK_TRIALS at 8 and at 40 (a plain 40-halving
-    search)."""
+    run's LET; s moved to ``s0``) with the solver constant ``name`` at each of ``values``
+    (default: LS_KINK_TRIALS at 8 and at 40, a plain 40-halving search)."""
     import seufit
     from seufit import optimize
 
@@ -511,13 +512,13 @@ def _kink_trials_runs(zeros, backend, monkeypatch, s0=None):
     if s0 is not None:
         start[2] = s0
     th0 = clip_inside(np.repeat(start[None, :], len(N), axis=0), lo, hi)
-    out = {}
-    for k in (8, 40):
-        monkeypatch.setattr(optimize, "LS_KINK_TRIALS", k)  # both paths read it per call
+    out = []
+    for k in values:
+        monkeypatch.setattr(optimize, name, k)  # both paths read it per call
         with solver_backend(backend):
-            out[k] = minimize_batch(obj, th0, lo, hi, WEIBULL4.transforms,
-                                    rows=np.arange(len(N)), kinks=obj.kinks, tol=1e-10)
-    return out[8], out[40]
+            out.append(minimize_batch(obj, th0, lo, hi, WEIBULL4.transforms,
+                                      rows=np.arange(len(N)), kinks=obj.kinks, tol=1e-10))
+    return out
 
 
 @pytest.mark.parametrize("backend", ["auto", "numpy"])
@@ -526,6 +527,9 @@ def test_a_steep_kink_search_gives_up_early_and_ends_in_the_same_place(backend, 
     # it switches the run on as (LET - let_th)^s; with s < 1 no short step can pay, and
     # the search stops after LS_KINK_TRIALS trials instead of 40 (the pin follows either
     # way).  Same optima, about a fifth fewer evaluations.
+    from seufit import optimize
+
+    monkeypatch.setattr(optimize, "LS_KINK_FLOOR", 0.0)  # the trial cap alone
     short, full = _kink_trials_runs("include", backend, monkeypatch)
     assert short.converged.all() and full.converged.all()
     np.testing.assert_allclose(short.fun, full.fun, rtol=0, atol=1e-9)
@@ -540,6 +544,39 @@ def test_without_live_kinks_the_kink_trials_change_nothing(backend, monkeypatch)
     short, full = _kink_trials_runs("exclude", backend, monkeypatch, s0=0.7)
     np.testing.assert_array_equal(short.fun, full.fun)
     np.testing.assert_array_equal(short.n_eval, full.n_eval)
+
+
+@pytest.mark.parametrize("backend", ["auto", "numpy"])
+def test_a_released_pin_tries_one_step_down_a_steep_kink(backend, monkeypatch):
+    # After a pin on the zero-event run's kink is released, a step down it with s < 1 gets
+    # its full Newton step only (LS_KINK_RELEASED), not 14 trials by tenths: same optima.
+    one, full = _kink_trials_runs("include", backend, monkeypatch, name="LS_KINK_RELEASED",
+                                  values=(1, 14))
+    assert one.converged.all() and full.converged.all()
+    np.testing.assert_allclose(one.fun, full.fun, rtol=0, atol=1e-9)
+    assert one.n_eval.sum() < full.n_eval.sum()
+
+
+@pytest.mark.parametrize("backend", ["auto", "numpy"])
+@pytest.mark.parametrize("s0", [None, 1.05])
+def test_a_search_down_a_kink_stops_at_round_off_gains(backend, s0, monkeypatch):
+    # A search lowering let_th from a live kink stops once alpha x the Newton decrement is
+    # below the NLL's round-off level (LS_KINK_FLOOR; 0 turns the rule off).  From s = 1.05
+    # (the run below the kink nearly as steep as for s < 1) the 40 halvings used to creep
+    # down to accept gains of 1e-13.  Optima within that level (1e3 x tol), fewer evaluations.
+    on, off = _kink_trials_runs("include", backend, monkeypatch, s0=s0, name="LS_KINK_FLOOR",
+                                values=(1.0, 0.0))
+    assert on.converged.all() and off.converged.all()
+    np.testing.assert_allclose(on.fun, off.fun, rtol=0, atol=1e-7)
+    assert on.n_eval.sum() < 0.95 * off.n_eval.sum()
+
+
+@pytest.mark.parametrize("backend", ["auto", "numpy"])
+def test_without_live_kinks_the_kink_floor_changes_nothing(backend, monkeypatch):
+    on, off = _kink_trials_runs("exclude", backend, monkeypatch, s0=1.05, name="LS_KINK_FLOOR",
+                                values=(1.0, 0.0))
+    np.testing.assert_array_equal(on.fun, off.fun)
+    np.testing.assert_array_equal(on.n_eval, off.n_eval)
 
 
 def test_steep_kink_is_s_below_one():
@@ -558,24 +595,22 @@ def test_the_steep_kink_rule_fires_only_where_no_short_step_can_pay(path):
     co = _Coords(WEIBULL4.transforms, lo, hi)
     kinks = (1, np.array([0.5, 1.0]))
 
-    def fires(s, down=True, pinned=False, released=False, let_th=1.0, live=(True, True)):
+    def fires(s, down=True, pinned=False, let_th=1.0, live=(True, True)):
         ph = co.internal(np.array([[1e-5, let_th, s, 10.0]]), np.arange(1))
         trial = ph.copy()
         trial[0, 1] += 0.3 if down else -0.3
         pin = np.array([[False, pinned, False, False]])
-        rel = np.array([released])
         if path == "numpy":
             return bool(optimize._steep_onto_kink(ph, trial, np.arange(1), co, kinks,
-                                                  np.array([live]), pin, rel,
+                                                  np.array([live]), pin,
                                                   WEIBULL4.steep_kink)[0])
         kvi = np.where(live, co.kinks(1, kinks[1], np.arange(1))[0], np.nan)  # as solve_rows
         return bool(_compiled._steep_onto_kink(ph[0], trial[0], co.kind, 1, kvi,
-                                               co.lo_i[0], co.hi_i[0], pin[0], released))
+                                               co.lo_i[0], co.hi_i[0], pin[0]))
 
     assert fires(0.5)
     assert not fires(1.5)  # s >= 1: a short step below the kink can pay
     assert not fires(0.5, down=False)  # moving up, away from the run: smooth
     assert not fires(0.5, pinned=True)
-    assert not fires(0.5, released=True)  # the release's own search (tenths) stays whole
     assert not fires(0.5, let_th=0.8)  # not on a kink
     assert not fires(0.5, live=(True, False))  # a kink of no run in the likelihood

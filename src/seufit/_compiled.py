@@ -32,7 +32,7 @@ from . import optimize as _opt
 
 # Indices into the constants array.
 (_LAM_FLOOR, _ZMAX, _EPS_ACT, _CAP_FL, _WMAX, _BP_MIN, _RO_REL, _DSNAP, _LS_REL,
- _LS_SHR, _LS_KINK) = range(11)
+ _LS_SHR, _LS_KINK, _LS_KREL, _LS_KFL) = range(13)
 
 
 def _constants() -> np.ndarray:
@@ -40,7 +40,7 @@ def _constants() -> np.ndarray:
     return np.array([_lik.LAMBDA_FLOOR, _models._Z_LOG_MAX, _opt.EPS_ACTIVE, _opt.CAP_FLOOR,
                      _opt.LOGCAP_MAX_WIDTH, _opt.BREAKPOINT_MIN, _opt.ROUNDOFF_REL,
                      _models._D_SNAP, _opt.LS_RELEASED, _opt.LS_RELEASED_SHRINK,
-                     _opt.LS_KINK_TRIALS])
+                     _opt.LS_KINK_TRIALS, _opt.LS_KINK_RELEASED, _opt.LS_KINK_FLOOR])
 
 try:  # pragma: no cover - exercised by the environment, not by a test
     import numba
@@ -413,10 +413,10 @@ def _profiled_step(Hf, gf, step, Hs, gs, ev3, evec3, Hw3, st3):
 
 
 @_jit_inline
-def _steep_onto_kink(phi, trial, kind, kj, kvi, lo_i, hi_i, pinned, released):
-    """Whether a row on a live kink, not pinned nor released, tried to lower let_th below
-    it with s < 1 (``optimize._steep_onto_kink``; ``Weibull4.steep_kink``)."""
-    if kj < 0 or released or pinned[kj]:
+def _steep_onto_kink(phi, trial, kind, kj, kvi, lo_i, hi_i, pinned):
+    """Whether a row on a live kink, not pinned, tried to lower let_th below it with s < 1
+    (``optimize._steep_onto_kink``; ``Weibull4.steep_kink``)."""
+    if kj < 0 or pinned[kj]:
         return False
     if _pin_place(phi[kj], kvi, lo_i[kj], hi_i[kj]) != 1:
         return False
@@ -496,6 +496,13 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
     # other parameters not yet converged.  At convergence it is released once, and the
     # row goes on if a step off the kink now pays (optimize.minimize_batch).
     released = False
+    # Any live kink in the row's box (none under zeros="exclude"): the kink-floor rule below
+    # costs nothing without.
+    any_kink = False
+    if kj >= 0:
+        for v in kv:
+            if math.isfinite(v):
+                any_kink = True
     if not math.isfinite(f):
         out_i[0], out_i[1], out_i[2] = 3, 0, 1
         return f, pg, act_lo, act_hi
@@ -629,6 +636,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
         # tiny when it exists, and a row whose kink is its optimum fails every trial.
         n_ls, shrink = (int(cst[_LS_REL]), cst[_LS_SHR]) if released else (40, 0.5)
         n_trials = n_ls
+        kdown = False  # set where the full step fails, below
         for _ls in range(n_ls):
             slope = 0.0
             for a in range(p):
@@ -661,11 +669,18 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
                 break
             if first:
                 alpha = _first_backtrack(phi, step, push, s_lo, s_hi, cst[_BP_MIN])
-                if _steep_onto_kink(phi, trial, kind, kj, kv, lo_i, hi_i, pinned, released):
-                    n_trials = min(n_trials, int(cst[_LS_KINK]))
+                if _steep_onto_kink(phi, trial, kind, kj, kv, lo_i, hi_i, pinned):
+                    n_trials = min(n_trials, int(cst[_LS_KREL] if released else cst[_LS_KINK]))
+                if any_kink and _pin_place(phi[kj], kv, lo_i[kj], hi_i[kj]) == 1:
+                    # A search down from a live kink stops once the next trial's first-order
+                    # gain is at round-off level (optimize.LS_KINK_FLOOR).
+                    mv = push[kj] if push[kj] != 0.0 else step[kj]
+                    kdown = mv > 0.0 if kind[kj] == 2 else mv < 0.0
             else:
                 alpha *= shrink
             if _ls + 1 >= n_trials:
+                break
+            if kdown and alpha * dec < cst[_LS_KFL] * _roundoff(tol, f_old, cst):
                 break
         if accepted:
             for a in range(p):

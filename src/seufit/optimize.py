@@ -109,6 +109,15 @@ LS_RELEASED_SHRINK = 0.1
 # (the 30-event dataset and bootstrap_article, 2 seeds each, docs/bootstrap.md): every
 # NLL within 1e-11 of the 40-trial search, the same misses, about a fifth less time.
 LS_KINK_TRIALS = 8
+# The same search after a released pin (see LS_RELEASED) gets one trial, the full step:
+# the 8,000 replicates' NLLs were bit for bit those of the 14-trial search.
+LS_KINK_RELEASED = 1
+# A search that lowers the kink parameter from a live kink stops once the next trial's
+# first-order gain, alpha times the Newton decrement, is below the round-off level of the
+# NLL (ROUNDOFF_REL, 1e3 x tol): with s just above 1 the run switching on below the kink
+# is nearly as steep as with s < 1, and the search crept down 30-40 halvings to accept
+# gains of 1e-13 (docs/bootstrap.md).  LS_KINK_FLOOR scales that level (0: rule off).
+LS_KINK_FLOOR = 1.0
 NEAR_RADIUS = 0.1
 NEAR_EXCESS = 1e-2
 # A row already this far below the known optimum has beaten it: it goes on.
@@ -508,6 +517,12 @@ def minimize_batch(
                 step_hi[:, kj] = np.minimum(step_hi[:, kj], np.where(np.isfinite(cap), wall,
                                                                      np.inf))
         n_trials = np.full(idx.size, 40)
+        kdown = np.zeros(idx.size, bool)
+        if kinks is not None:
+            # (kvi, kj: the step box's, above)
+            mv = step[idx, kj] + push[idx, kj]
+            kdown = ((_pin_place(ph[idx, kj], kvi, lo_i[a[idx], kj], hi_i[a[idx], kj]) == 1)
+                     & ((mv > 0) if co.kind[kj] == 2 else (mv < 0)))
         for _ls in range(40):
             if pending.size == 0:
                 break
@@ -537,8 +552,9 @@ def minimize_batch(
                                                step_hi[fail])
                 if kinks is not None and steep_kink is not None and fail.size:
                     steep = _steep_onto_kink(ph[kf], trial[~ok], a[kf], co, kinks,
-                                             live_rows, pinned, released, steep_kink)
-                    n_trials[fail[steep]] = LS_KINK_TRIALS
+                                             live_rows, pinned, steep_kink)
+                    n_trials[fail[steep]] = np.where(released[kf[steep]], LS_KINK_RELEASED,
+                                                     LS_KINK_TRIALS)
             else:
                 # after a released pin: tenths, LS_RELEASED trials (as the kernel)
                 alpha[fail] *= np.where(released[a[idx[fail]]], LS_RELEASED_SHRINK, 0.5)
@@ -548,6 +564,9 @@ def minimize_batch(
             if _ls + 1 >= LS_RELEASED:
                 pending = pending[~released[a[idx[pending]]]]
             pending = pending[_ls + 1 < n_trials[pending]]
+            kp = idx[pending]
+            pending = pending[~kdown[pending]
+                              | (alpha[pending] * decrement[kp] >= LS_KINK_FLOOR * floor[kp])]
         rows_ok = a[idx[accepted]]
         phi[rows_ok] = new_phi[accepted]
         f[rows_ok] = new_f[accepted]
@@ -683,17 +702,17 @@ def _live(kvi, live_rows, r):
     return kvi if live_rows is None else np.where(live_rows[r], kvi, np.nan)
 
 
-def _steep_onto_kink(ph, trial, r, co, kinks, live_rows, pinned, released, steep_kink):
+def _steep_onto_kink(ph, trial, r, co, kinks, live_rows, pinned, steep_kink):
     """Rows (internal coordinates ``ph``, first trials ``trial``, batch rows ``r``) that sit
-    on a live kink, not pinned and not released, whose trial lowers the kink parameter
-    (physical) below it, where the model's one-sided slope there is infinite
-    (``steep_kink``): their searches get ``LS_KINK_TRIALS`` trials."""
+    on a live kink, not pinned, whose trial lowers the kink parameter (physical) below it,
+    where the model's one-sided slope there is infinite (``steep_kink``): their searches
+    get ``LS_KINK_TRIALS`` trials (``LS_KINK_RELEASED`` after a released pin)."""
     kj, kv = kinks
     on = _pin_place(ph[:, kj], _live(co.kinks(kj, kv, r), live_rows, r), co.lo_i[r, kj],
                     co.hi_i[r, kj]) == 1
     # logcap: the internal coordinate log(cap - theta) rises as theta falls
     down = trial[:, kj] > ph[:, kj] if co.kind[kj] == 2 else trial[:, kj] < ph[:, kj]
-    return (on & down & ~pinned[r, kj] & ~released[r]
+    return (on & down & ~pinned[r, kj]
             & np.asarray(steep_kink(co.physical(ph, r)), bool))
 
 
