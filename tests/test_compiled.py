@@ -585,32 +585,27 @@ def test_steep_kink_is_s_below_one():
 
 
 @pytest.mark.parametrize("path", ["kernel", "numpy"])
-def test_the_steep_kink_rule_fires_only_where_no_short_step_can_pay(path):
-    # A row at let_th = 1 (internal log(cap - let_th), cap 2), a live kink there; its
-    # first trial lowers let_th (internal coordinate up) or raises it.
+def test_the_kink_rules_apply_only_to_a_step_down_from_a_live_kink(path):
+    # A row at let_th = 1 (internal log(cap - let_th), cap 2), a live kink there; its step
+    # lowers let_th (internal coordinate up) or raises it.  The trial cap for s < 1 and the
+    # round-off stop both take these rows only (with s: Weibull4.steep_kink, tested above).
     from seufit import optimize
     from seufit.optimize import _Coords
 
     lo, hi = np.array([[1e-7, 0.0, 0.1, 0.1]]), np.array([[1e-4, 2.0, 10.0, 100.0]])
     co = _Coords(WEIBULL4.transforms, lo, hi)
-    kinks = (1, np.array([0.5, 1.0]))
 
-    def fires(s, down=True, pinned=False, let_th=1.0, live=(True, True)):
-        ph = co.internal(np.array([[1e-5, let_th, s, 10.0]]), np.arange(1))
-        trial = ph.copy()
-        trial[0, 1] += 0.3 if down else -0.3
-        pin = np.array([[False, pinned, False, False]])
+    def down(move=0.3, let_th=1.0, live=(True, True)):
+        v = co.internal(np.array([[1e-5, let_th, 0.5, 10.0]]), np.arange(1))[0, 1]
+        kvi = np.where(live, co.kinks(1, np.array([0.5, 1.0]), np.arange(1))[0], np.nan)
         if path == "numpy":
-            return bool(optimize._steep_onto_kink(ph, trial, np.arange(1), co, kinks,
-                                                  np.array([live]), pin,
-                                                  WEIBULL4.steep_kink)[0])
-        kvi = np.where(live, co.kinks(1, kinks[1], np.arange(1))[0], np.nan)  # as solve_rows
-        return bool(_compiled._steep_onto_kink(ph[0], trial[0], co.kind, 1, kvi,
-                                               co.lo_i[0], co.hi_i[0], pin[0]))
+            return bool(optimize._kink_down(np.array([v]), np.array([move]), kvi[None, :],
+                                            co.lo_i[:, 1], co.hi_i[:, 1], co.kind[1])[0])
+        return bool(_compiled._kink_down(v, move, kvi, co.lo_i[0, 1], co.hi_i[0, 1],
+                                         co.kind[1]))
 
-    assert fires(0.5)
-    assert not fires(1.5)  # s >= 1: a short step below the kink can pay
-    assert not fires(0.5, down=False)  # moving up, away from the run: smooth
-    assert not fires(0.5, pinned=True)
-    assert not fires(0.5, let_th=0.8)  # not on a kink
-    assert not fires(0.5, live=(True, False))  # a kink of no run in the likelihood
+    assert down()
+    assert not down(move=-0.3)  # moving up, away from the run: smooth
+    assert not down(move=0.0)  # a pinned parameter does not move
+    assert not down(let_th=0.8)  # not on a kink
+    assert not down(live=(True, False))  # a kink of no run in the likelihood

@@ -413,19 +413,11 @@ def _profiled_step(Hf, gf, step, Hs, gs, ev3, evec3, Hw3, st3):
 
 
 @_jit_inline
-def _steep_onto_kink(phi, trial, kind, kj, kvi, lo_i, hi_i, pinned):
-    """Whether a row on a live kink, not pinned, tried to lower let_th below it with s < 1
-    (``optimize._steep_onto_kink``; ``Weibull4.steep_kink``)."""
-    if kj < 0 or pinned[kj]:
-        return False
-    if _pin_place(phi[kj], kvi, lo_i[kj], hi_i[kj]) != 1:
-        return False
-    s = math.exp(phi[2]) if kind[2] == 1 else phi[2]
-    if not s < 1.0:
-        return False
-    if kind[kj] == 2:  # log(cap - let_th) rises as let_th falls
-        return trial[kj] > phi[kj]
-    return trial[kj] < phi[kj]
+def _kink_down(v, move, kvi, lo, hi, kind_j):
+    """Whether the kink parameter ``v`` sits on a live kink and ``move`` lowers it
+    (``optimize._kink_down``)."""
+    down = move > 0.0 if kind_j == 2 else move < 0.0
+    return down and _pin_place(v, kvi, lo, hi) == 1
 
 
 @_jit_inline
@@ -669,13 +661,16 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
                 break
             if first:
                 alpha = _first_backtrack(phi, step, push, s_lo, s_hi, cst[_BP_MIN])
-                if _steep_onto_kink(phi, trial, kind, kj, kv, lo_i, hi_i, pinned):
-                    n_trials = min(n_trials, int(cst[_LS_KREL] if released else cst[_LS_KINK]))
-                if any_kink and _pin_place(phi[kj], kv, lo_i[kj], hi_i[kj]) == 1:
-                    # A search down from a live kink stops once the next trial's first-order
-                    # gain is at round-off level (optimize.LS_KINK_FLOOR).
-                    mv = push[kj] if push[kj] != 0.0 else step[kj]
-                    kdown = mv > 0.0 if kind[kj] == 2 else mv < 0.0
+                if any_kink:
+                    # Down from a live kink: the search stops once the next trial's
+                    # first-order gain is at round-off level (optimize.LS_KINK_FLOOR), and
+                    # with s < 1 after LS_KINK_TRIALS (LS_KINK_RELEASED) trials.
+                    kdown = _kink_down(phi[kj], push[kj] if push[kj] != 0.0 else step[kj],
+                                       kv, lo_i[kj], hi_i[kj], kind[kj])
+                    s_now = math.exp(phi[2]) if kind[2] == 1 else phi[2]
+                    if kdown and s_now < 1.0:  # Weibull4.steep_kink
+                        n_trials = min(n_trials,
+                                       int(cst[_LS_KREL] if released else cst[_LS_KINK]))
             else:
                 alpha *= shrink
             if _ls + 1 >= n_trials:

@@ -517,12 +517,11 @@ def minimize_batch(
                 step_hi[:, kj] = np.minimum(step_hi[:, kj], np.where(np.isfinite(cap), wall,
                                                                      np.inf))
         n_trials = np.full(idx.size, 40)
-        kdown = np.zeros(idx.size, bool)
-        if kinks is not None:
-            # (kvi, kj: the step box's, above)
-            mv = step[idx, kj] + push[idx, kj]
-            kdown = ((_pin_place(ph[idx, kj], kvi, lo_i[a[idx], kj], hi_i[a[idx], kj]) == 1)
-                     & ((mv > 0) if co.kind[kj] == 2 else (mv < 0)))
+        # Rows stepping down from a live kink (kvi, kj: the step box's, above): both kink
+        # rules of the search below apply to them only.
+        kdown = (np.zeros(idx.size, bool) if kinks is None
+                 else _kink_down(ph[idx, kj], step[idx, kj] + push[idx, kj], kvi,
+                                 lo_i[a[idx], kj], hi_i[a[idx], kj], co.kind[kj]))
         for _ls in range(40):
             if pending.size == 0:
                 break
@@ -550,11 +549,13 @@ def minimize_batch(
                 kf = idx[fail]
                 alpha[fail] = _first_backtrack(ph[kf], step[kf] + push[kf], step_lo[fail],
                                                step_hi[fail])
-                if kinks is not None and steep_kink is not None and fail.size:
-                    steep = _steep_onto_kink(ph[kf], trial[~ok], a[kf], co, kinks,
-                                             live_rows, pinned, steep_kink)
-                    n_trials[fail[steep]] = np.where(released[kf[steep]], LS_KINK_RELEASED,
-                                                     LS_KINK_TRIALS)
+                kd = fail[kdown[fail]]
+                if steep_kink is not None and kd.size:
+                    # s < 1 (Model.steep_kink): no short step below the kink can pay
+                    rk = idx[kd]
+                    steep = kd[np.asarray(steep_kink(co.physical(ph[rk], a[rk])), bool)]
+                    n_trials[steep] = np.where(released[a[idx[steep]]], LS_KINK_RELEASED,
+                                               LS_KINK_TRIALS)
             else:
                 # after a released pin: tenths, LS_RELEASED trials (as the kernel)
                 alpha[fail] *= np.where(released[a[idx[fail]]], LS_RELEASED_SHRINK, 0.5)
@@ -702,19 +703,14 @@ def _live(kvi, live_rows, r):
     return kvi if live_rows is None else np.where(live_rows[r], kvi, np.nan)
 
 
-def _steep_onto_kink(ph, trial, r, co, kinks, live_rows, pinned, steep_kink):
-    """Rows (internal coordinates ``ph``, first trials ``trial``, batch rows ``r``) that sit
-    on a live kink, not pinned, whose trial lowers the kink parameter (physical) below it,
-    where the model's one-sided slope there is infinite (``steep_kink``): their searches
-    get ``LS_KINK_TRIALS`` trials (``LS_KINK_RELEASED`` after a released pin)."""
-    kj, kv = kinks
-    on = _pin_place(ph[:, kj], _live(co.kinks(kj, kv, r), live_rows, r), co.lo_i[r, kj],
-                    co.hi_i[r, kj]) == 1
-    # logcap: the internal coordinate log(cap - theta) rises as theta falls
-    down = trial[:, kj] > ph[:, kj] if co.kind[kj] == 2 else trial[:, kj] < ph[:, kj]
-    return (on & down & ~pinned[r, kj]
-            & np.asarray(steep_kink(co.physical(ph, r)), bool))
-
+def _kink_down(v, move, kvi, lo, hi, kind):
+    """Rows whose kink parameter ``v (m,)`` (internal coordinates) sits on one of its live
+    kinks ``kvi (m, K)`` and whose step ``move (m,)`` lowers it in physical units (for
+    ``kind`` 2, log(cap - theta), the internal coordinate rises).  A pinned parameter has
+    no move.  Both kink rules of the line search (``LS_KINK_TRIALS``, ``LS_KINK_FLOOR``)
+    apply to these rows only."""
+    down = (move > 0) if kind == 2 else (move < 0)
+    return (_pin_place(v, kvi, lo, hi) == 1) & down
 
 def _first_backtrack(ph, move, s_lo, s_hi):
     """Step length after a rejected full step, per row: the first breakpoint when the full
