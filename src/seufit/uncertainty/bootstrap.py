@@ -559,10 +559,13 @@ def _summarise_blas1(r: BootstrapResult, cl: float, ci: str, pool,
                                             "where BCa under-covers")
     else:
         method, reason = ci, "chosen by the user"
+    # Each parameter's draws sorted once: the same quantiles, several times faster where
+    # many replicates tie (an estimate on a bound), see _band.
+    Ds = np.sort(D, axis=0)
     cov = np.atleast_2d(np.cov(D, rowvar=False, ddof=1))  # 0-d for one parameter
     # A parameter held fixed (user bounds lo == hi) has identical draws, but np.cov's mean
     # carries round-off (variance ~1e-31 for 1.3): its row and column are set to 0.
-    spread = np.ptp(D, axis=0) > 0
+    spread = Ds[-1] > Ds[0]
     cov[~spread, :] = 0.0
     cov[:, ~spread] = 0.0
     se = np.sqrt(np.diag(cov))
@@ -570,9 +573,6 @@ def _summarise_blas1(r: BootstrapResult, cl: float, ci: str, pool,
         corr = cov / np.outer(se, se)
     corr[np.diag_indices(p)] = np.where(spread, 1.0, np.nan)  # exactly 1, not 1 + 2e-16
     alpha = 1 - cl
-    # Each parameter's draws sorted once: the same quantiles, several times faster where
-    # many replicates tie (an estimate on a bound), see _band.
-    Ds = np.sort(D, axis=0)
     perc = np.quantile(Ds, [alpha / 2, 1 - alpha / 2], axis=0).T
     r = replace(r, a_request=acc)
     if r.a_method == "influence":
@@ -627,11 +627,13 @@ def _diagnostics(r: BootstrapResult, D, se, corr) -> dict:
     if status in ("marginal", "poor"):
         flags.append(f"success rate {100 * rate:.1f} % is {status}")
     skew_d = {}
+    moving = np.flatnonzero(se > 0)  # not held fixed (identical draws, see _summarise_blas1)
+    sk = dict(zip(moving, skew(D[:, moving], axis=0)))  # one call: its overhead is per call
     for k, n in enumerate(names):
-        if not se[k] > 0:  # held fixed (identical draws, see _summarise_blas1)
+        if k not in sk:
             skew_d[n] = {"skewness": None, "status": "no spread (parameter held fixed)"}
             continue
-        s = float(skew(D[:, k]))
+        s = float(sk[k])
         level = "ideal" if abs(s) < 0.5 else ("acceptable" if abs(s) <= 1.0 else "concerning")
         skew_d[n] = {"skewness": s, "status": level}
         if level != "ideal":
@@ -693,8 +695,10 @@ def _band(r: BootstrapResult, D, cl: float, n_grid: int = 60, pool=None):
 
     def quantiles(g):
         vals = np.empty((g.size, D.shape[0]))  # one row per LET: contiguous for the sort
-        for s in range(0, D.shape[0], 5000):
-            vals[:, s:s + 5000] = model.value(D[s:s + 5000], g).T
+        # 1,000 draws at a time: the model's temporaries (draws x LETs) then stay in cache
+        # (5,000: 9.2 ms for 20,000 x 60 values, 1,000: 6.5 ms; elementwise, same values).
+        for s in range(0, D.shape[0], 1000):
+            vals[:, s:s + 1000] = model.value(D[s:s + 1000], g).T
         # Sorted first: the same quantiles, but numpy's selection slows down several-fold
         # on ties (sigma = 0 below the threshold of many replicates); a sort does not.
         vals.sort(axis=1)
