@@ -10,6 +10,7 @@ from scipy.special import gammaln, xlogy
 
 from seufit.likelihood import (
     PoissonObjective,
+    any_per_value,
     pearson_chi2,
     poisson_deviance,
 )
@@ -144,3 +145,16 @@ def test_kinks_mark_only_runs_in_each_datasets_likelihood():
     np.testing.assert_array_equal(live, [[False, True, True], [True, False, True]])
     # Without weights every run is in the likelihood: no mask.
     assert len(PoissonObjective(WEIBULL4, x, np.ones(4), N).kinks) == 2
+
+
+@pytest.mark.parametrize("rows", [0, 1, 37])
+def test_any_per_value_marks_each_distinct_let_where_any_of_its_runs_is_marked(rows):
+    # Unsorted LETs, two of them repeated (three runs at 8, two at 2), one alone.
+    x = np.array([8.0, 2.0, 30.0, 8.0, 2.0, 8.0, 15.0])
+    mask = np.random.default_rng(rows).random((rows, x.size)) < 0.3
+    values, out = any_per_value(x, mask)
+    np.testing.assert_array_equal(values, [2.0, 8.0, 15.0, 30.0])
+    assert out.shape == (rows, 4) and out.dtype == bool
+    for b in range(rows):  # brute force, one value at a time
+        for k, v in enumerate(values):
+            assert out[b, k] == mask[b, x == v].any()
