@@ -212,9 +212,9 @@ def _kink_interval_starts(kinks, lo, hi, start, corner_start):
     one interval.  Kinks left out of a dataset's likelihood count only with
     ``corner_start`` (see ``fit_counts``).  Returns ``(row, th0)``."""
     p = lo.shape[1]
-    j, kv, live = kinks if kinks is not None else (None, None, None)
-    if kinks is None or not (corner_start or live.any()):  # (zeros="exclude": no live kink)
+    if kinks is None or not (corner_start or kinks[2].any()):  # (exclude: no live kink)
         return np.zeros(0, int), np.zeros((0, p))
+    j, kv, live = kinks
     lo_j, hi_j = lo[:, j], hi[:, j]
     inner = (kv > lo_j[:, None]) & (kv < hi_j[:, None]) & (live | corner_start)
     edges = np.concatenate([lo_j[:, None], np.where(inner, kv, np.nan), hi_j[:, None]], axis=1)

@@ -628,7 +628,7 @@ def _diagnostics(r: BootstrapResult, D, se, corr) -> dict:
         flags.append(f"success rate {100 * rate:.1f} % is {status}")
     skew_d = {}
     moving = np.flatnonzero(se > 0)  # not held fixed (identical draws, see _summarise_blas1)
-    sk = dict(zip(moving, skew(D[:, moving], axis=0)))  # one call: its overhead is per call
+    sk = dict(zip(moving.tolist(), skew(D[:, moving], axis=0)))  # one call: overhead per call
     for k, n in enumerate(names):
         if k not in sk:
             skew_d[n] = {"skewness": None, "status": "no spread (parameter held fixed)"}
