@@ -356,7 +356,12 @@ def brute_force_profiled(x, expo, counts, top=6):
     best, best_theta = np.inf, None
     for k_lo, k_hi in pairwise(knots):
         eps = 1e-9 * max(k_hi - k_lo, 1e-12)
-        la, lb = k_lo + (eps if k_lo > lo[1] else 0.0), k_hi - eps
+        # The top interval ends where the estimator's let_th does, 1e-9 of the whole box
+        # below the cap (seufit.optimize.CAP_FLOOR): with s near its lower bound the NLL
+        # still falls in the last 1e-9 below the cap, so a nearer end would compare the
+        # fits with optima outside their box.
+        end = 1e-9 * max(hi[1] - lo[1], 1e-12) if k_hi == hi[1] else eps
+        la, lb = k_lo + (eps if k_lo > lo[1] else 0.0), k_hi - end
         # let_th: an even grid plus points crowding the upper end (narrow optima there).
         l_grid = np.r_[np.linspace(la, lb, 8), lb - (lb - la) * np.array([1e-4, 1e-3, 1e-2])]
         G = np.stack(np.meshgrid(l_grid, np.geomspace(lo[2], hi[2], 15),
