@@ -327,3 +327,36 @@ def test_other_family_best_picks_the_best_point_of_the_other_s_family():
     has, pick = _other_family_best(cp, lo)
     assert has.tolist() == [True, True, False, True]
     assert pick[[0, 1, 3]].tolist() == [1, 2, 3]
+
+
+@pytest.mark.parametrize("solver", ["auto", "numpy"])
+def test_a_fit_stopped_at_a_kink_saddle_escapes_to_the_optimum(monkeypatch, solver):
+    # Replicate 1775 of the 30-event dataset's bootstrap under zeros="include" (seed 5):
+    # every start stops with let_th on the kink at 4 (a zero-event run's LET), s 0.42,
+    # w on its upper bound, 0.0009 above the optimum of the independent reference
+    # (let_th 6.45, s 0.33): no local optimum, a saddle (optimize.kink_escape_points).
+    from reference import brute_force_profiled
+
+    import seufit.estimator as est
+    from seufit.optimize import solver_backend
+
+    let = np.array([2.0, 4.0, 8.0, 14.0, 22.0, 35.0, 50.0, 70.0])
+    phi = np.full(let.size, 1e7)
+    n = np.array([0, 0, 2, 4, 5, 2, 4, 8.0])
+    ref, theta_ref = brute_force_profiled(let, phi, n)
+    assert 6.0 < theta_ref[1] < 7.0
+    mle = np.array([[5.3458221932e-07, 2.0, 0.8965324763, 6.6847494905]])  # the data fit's
+    grid = WEIBULL4.screen_grid((np.array([4e-7, 0.0, 0.1, 0.1]),
+                                 np.array([8e-6, 4.0, 10.0, 136.0])))
+
+    def run():
+        with solver_backend(solver):
+            return fit_counts(WEIBULL4, let, phi, n[None], mle, zeros="include", screen=grid,
+                              corner_start=True, tol=1e-10)
+
+    r = run()
+    assert r.cause[0] == 0 and r.nll[0] <= ref + 1e-6
+    # Without the escape it stays on the kink, 9e-4 above.
+    monkeypatch.setattr(est, "_escape_kink_saddles", lambda *a: a[4:8])
+    stuck = run()
+    assert stuck.nll[0] > ref + 5e-4 and stuck.theta[0, 1] == 4.0

@@ -363,3 +363,68 @@ def test_a_known_point_on_a_kink_or_beyond_one_or_far_above_is_not_joined(backen
     assert r_beside.status[0] == 4 and r_beside.n_iter[0] == 0
     for r in (r_across, r_above, r_below):
         assert r.status[0] != 4 and r.n_iter[0] > 0
+
+
+# A kink saddle: replicate 1775 of the 30-event dataset's bootstrap under zeros="include"
+# (seed 5) stopped at let_th = 4 (a zero-event run's LET), s 0.42, w on its upper bound;
+# its optimum (tests/reference.brute_force_profiled) is 0.0009 lower at let_th 6.45.
+SADDLE_N = np.array([0, 0, 2, 4, 5, 2, 4, 8.0])
+SADDLE = np.array([1.1168111732e-06, 4.0, 0.42147411587, 136.0])
+
+
+def _profiled(theta, n):
+    """The NLL of each row with sigma_sat at its conditional optimum (independent code)."""
+    from reference import _shape, poisson_nll
+
+    out = []
+    for t in theta:
+        g = _shape(SP_LET, *t[1:])
+        a = n.sum() / (g @ SP_PHI)
+        out.append(poisson_nll(np.r_[a, t[1:]], SP_LET, SP_PHI, n))
+    return np.array(out)
+
+
+def test_kink_escape_points_leave_a_kink_saddle_upwards_and_lower():
+    from seufit.optimize import ESCAPE_STEPS, kink_escape_points
+
+    N = SADDLE_N[None]
+    lo, hi = WEIBULL4.batch_bounds(SP_LET, N, SP_PHI, np.ones_like(N))
+    obj = PoissonObjective(WEIBULL4, SP_LET, SP_PHI, N, np.ones_like(N))
+    # the saddle; the same point a hair off the kink (no kink saddle); the data fit's MLE
+    # of the 30-event dataset for these counts' neighbour (on the kink at 2, but a minimum)
+    off = SADDLE.copy()
+    off[1] = 3.9
+    theta = np.vstack([SADDLE, off])
+    which, pts = kink_escape_points(obj, theta, np.repeat(lo, 2, 0), np.repeat(hi, 2, 0),
+                                    WEIBULL4.transforms, obj.kinks, rows=np.zeros(2, int))
+    assert which.tolist() == [0]
+    assert pts.shape == (1, ESCAPE_STEPS.size, 4)
+    # every trial raises let_th, and stays below the next kink (8, the cap) and in the box
+    assert np.all(pts[0, :, 1] > 4.0) and np.all(pts[0, :, 1] <= 8.0)
+    assert np.all(pts[0, :, 1:] >= lo[0, 1:]) and np.all(pts[0, :, 1:] <= hi[0, 1:] * (1 + 1e-12))
+    # and the best is lower than the saddle, by independent code: no local optimum there
+    f = _profiled(pts[0], SADDLE_N)
+    assert f.min() < _profiled(SADDLE[None], SADDLE_N)[0] - 1e-6
+
+    # A further zero-event run at LET 5 (a small fluence: the saddle stays) is a kink on
+    # the way up: the trials stop there.
+    let5 = np.r_[SP_LET, 5.0]
+    n5 = np.r_[SADDLE_N, 0.0][None]
+    obj5 = PoissonObjective(WEIBULL4, let5, np.r_[SP_PHI, 1e3], n5, np.ones_like(n5))
+    w5, pts5 = kink_escape_points(obj5, SADDLE[None], lo, hi, WEIBULL4.transforms,
+                                  obj5.kinks, rows=np.zeros(1, int))
+    assert w5.tolist() == [0]
+    assert np.all(pts5[0, :, 1] > 4.0) and np.all(pts5[0, :, 1] <= 5.0)
+    assert np.any(pts5[0, :, 1] == 5.0)  # (the long steps would have gone beyond)
+
+    # The 30-event dataset's own MLE under include also sits on a kink (2) with negative
+    # curvature on its upper side, but raising let_th costs at first order there: it is a
+    # local optimum, and none of its trial points is lower (the caller keeps it).
+    n_data = np.array([0, 2, 2, 4, 8, 3, 7, 4.0])
+    lo_d, hi_d = WEIBULL4.batch_bounds(SP_LET, n_data[None], SP_PHI, np.ones((1, 8)))
+    obj_d = PoissonObjective(WEIBULL4, SP_LET, SP_PHI, n_data[None], np.ones((1, 8)))
+    mle = np.array([[5.3458221932e-07, 2.0, 0.8965324763, 6.6847494905]])
+    w_d, pts_d = kink_escape_points(obj_d, mle, lo_d, hi_d, WEIBULL4.transforms, obj_d.kinks,
+                                    rows=np.zeros(1, int))
+    assert w_d.tolist() == [0]
+    assert _profiled(pts_d[0], n_data).min() > _profiled(mle, n_data)[0]

@@ -16,8 +16,8 @@ import numpy as np
 
 from .likelihood import PoissonObjective, any_per_value
 from .models import Model, clip_inside
+from .optimize import ROUNDOFF_REL, kink_escape_points, minimize_batch
 from .optimize import BatchResult as BatchResult_
-from .optimize import minimize_batch
 
 __all__ = ["BatchFit", "fit_counts", "FAILURE_CAUSES", "MIN_NONZERO"]
 
@@ -199,6 +199,9 @@ def fit_counts(
             pts, fg = _merge_best(pts, fg, *corner)
         th_v, f_v, st_v, it_v = _refit_flagged(model, obj, lo, hi, pts, fg, th_v, f_v, st_v,
                                                it_v, kinks, tol, max_iter)
+    if kinks is not None and kinks[2].any():
+        th_v, f_v, st_v, it_v = _escape_kink_saddles(model, obj, lo, hi, th_v, f_v, st_v, it_v,
+                                                     kinks, tol, max_iter)
     theta[v] = th_v
     nll[v] = f_v
     cause[v] = _CAUSE_OF_STATUS[st_v]
@@ -328,6 +331,35 @@ def _refit_flagged(model, obj, lo, hi, pts, fg, th, f, st, it, kinks, tol, max_i
     use = (np.arange(fg.shape[1]) < n_best) | (fg < f[:, None] + NEAR_TIE)
     return _refit_from(model, obj, lo, hi, flagged, pts[flagged], th, f, st, it, kinks,
                        tol, max_iter, use=use[flagged])
+
+
+def _escape_kink_saddles(model, obj, lo, hi, th, f, st, it, kinks, tol, max_iter):
+    """Solve again, from a point off the kink, the datasets whose fit stopped at a kink
+    saddle (``optimize.kink_escape_points``) where one of its trial points is lower by
+    more than round-off; each keeps the new result where it is lower.
+
+    Only live kinks (zero-event runs in the likelihood, ``zeros="include"``) hold a row.
+    Measured on 12,000 replicates under ``include`` (docs/bootstrap.md): 18 -> 15 above
+    their brute-force optimum, for about 2 % more time on sparse data.
+    """
+    conv = np.flatnonzero(st == 0)
+    which, pts = kink_escape_points(obj, th[conv], lo[conv], hi[conv], model.transforms,
+                                    kinks, rows=conv)
+    if which.size == 0:
+        return th, f, st, it
+    rows = conv[which]
+    W = None if obj.weights is None else obj.weights[rows]
+    sub = PoissonObjective(model, obj.x, obj.exposure, obj.counts[rows], W)
+    pts, fp = model.profiled_nll(sub, pts, lo[rows], hi[rows])
+    fp = np.where(np.isfinite(fp), fp, np.inf)
+    j = np.argmin(fp, axis=1)
+    floor = np.maximum(1e3 * tol, ROUNDOFF_REL * np.abs(f[rows]))
+    go = f[rows] - fp[np.arange(rows.size), j] > floor
+    if not go.any():
+        return th, f, st, it
+    start = pts[np.flatnonzero(go), j[go]][:, None, :]
+    return _refit_from(model, obj, lo, hi, rows[go], start, th, f, st, it, kinks, tol,
+                       max_iter)
 
 
 def _refit_from(model, obj, lo, hi, flagged, pts, th, f, st, it, kinks, tol, max_iter,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["BatchResult", "minimize_batch", "minimize_lbfgsb", "STATUS", "solver_backend",
-           "backend_name"]
+           "backend_name", "kink_escape_points"]
 
 # "auto": the compiled path (``_compiled``) for the Weibull / Poisson objective when numba
 # is importable, NumPy otherwise; "numpy" forces the array path (reference, benchmarks).
@@ -615,6 +615,129 @@ def minimize_batch(
                 active = np.union1d(active, back)
 
     return _result(phi, f, status, n_iter, n_eval, proj_grad, act_lo, act_hi, fixed, co)
+
+
+# Step lengths (internal coordinates, along a unit eigenvector) of the trial points that
+# ``kink_escape_points`` offers: the descent along the negative curvature can start with
+# a first-order cost, so short and long steps are both tried (docs/bootstrap.md).
+ESCAPE_STEPS = np.geomspace(2.0, 1e-4, 8)
+
+
+def kink_escape_points(
+    objective,
+    theta: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    transforms: tuple[str, ...],
+    kinks: tuple,
+    rows: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Trial points off kink saddles: converged points whose kink parameter sits on a live
+    kink where the objective curves down on the kink's upper side.
+
+    A row that cannot descend on a kink keeps its kink parameter there (see
+    ``minimize_batch``), and its other parameters converge with it held.  Where the
+    Hessian on the upper side (the one the objective computes on the kink), with the
+    scale parameter profiled out, has a negative eigenvalue, raising the kink parameter
+    while the others follow that eigenvector can pay at second order although no
+    gradient step does: the solver stops at a saddle.  This offers the points at
+    ``ESCAPE_STEPS`` along that eigenvector, with the kink parameter rising, inside the
+    box and below the next kink; the caller evaluates them and solves again from the
+    best one where it is lower.
+
+    Parameters
+    ----------
+    objective : callable
+        As for :func:`minimize_batch`; ``objective.scale_index`` (optional) is profiled.
+    theta : (m, p)
+        Converged points, physical units.
+    lower, upper : (m, p)
+        Their bounds.
+    transforms : tuple of str
+        Internal coordinates, as for :func:`minimize_batch`.
+    kinks : (index, values, live)
+        As for :func:`minimize_batch`; ``live`` per dataset of ``rows``.
+    rows : (m,) int
+        Dataset index of each point, passed to ``objective``.
+
+    Returns
+    -------
+    which : (k,) int
+        Indices into ``theta`` of the points at a kink saddle.
+    points : (k, S, p)
+        Their trial points, physical units (S = ``len(ESCAPE_STEPS)``).
+    """
+    theta = np.atleast_2d(np.asarray(theta, float))
+    m, p = theta.shape
+    none = np.zeros(0, int), np.zeros((0, ESCAPE_STEPS.size, p))
+    rows = np.asarray(rows)
+    (kj, kv), live = _split_kinks(kinks, rows)
+    co = _Coords(transforms, np.asarray(lower, float), np.asarray(upper, float))
+    every = np.arange(m)
+    phi = co.internal(theta, every)
+    kvi = _live(co.kinks(kj, kv, every), live, every)
+    fixed = co.lo_i >= co.hi_i
+    on = np.flatnonzero((_pin_place(phi[:, kj], kvi, co.lo_i[:, kj], co.hi_i[:, kj]) == 1)
+                        & ~fixed[:, kj])
+    if on.size == 0:
+        return none
+    th, ph = theta[on], phi[on]
+    _, g, H = objective(th, 2, rows[on])
+    d1, d2 = co.slopes(th, on)
+    Hi = H * d1[:, :, None] * d1[:, None, :]
+    Hi[:, np.arange(p), np.arange(p)] += g * d2
+    eps = EPS_ACTIVE * co.width_i[on]
+    free = ~((ph <= co.lo_i[on] + eps) | (ph >= co.hi_i[on] - eps) | fixed[on])
+    js = getattr(objective, "scale_index", None)
+    keep = np.ones(p, bool)
+    if js is not None:
+        # The scale parameter at its conditional optimum (the caller evaluates the points
+        # that way): its curvature is the sum of the expected counts, so the Schur
+        # complement is the Hessian along the others with it following.
+        h00 = Hi[:, js, js]
+        sf = free[:, js] & (h00 > 0)
+        inv = np.where(sf, 1.0 / np.where(sf, h00, 1.0), 0.0)
+        Hi = Hi - inv[:, None, None] * Hi[:, :, js, None] * Hi[:, None, js, :]
+        keep[js] = False
+    ks = np.flatnonzero(keep)
+    Hs = Hi[:, ks][:, :, ks]
+    fr = free[:, ks]
+    # Parameters on a bound leave the eigenproblem: their rows and columns are zero, so a
+    # negative eigenvalue's eigenvector has no part along them.
+    both = fr[:, :, None] & fr[:, None, :]
+    Hs = np.where(both, Hs, 0.0)
+    finite = np.all(np.isfinite(Hs), axis=(1, 2))
+    Hs[~finite] = 0.0
+    evals, evecs = np.linalg.eigh(Hs)
+    scale = np.maximum(np.max(np.abs(evals), axis=1), 1e-300)
+    saddle = finite & (evals[:, 0] < -1e-8 * scale)
+    if not saddle.any():
+        return none
+    v = evecs[:, :, 0]
+    idx = np.flatnonzero(saddle)
+    d = np.zeros((idx.size, p))
+    d[:, ks] = v[idx]
+    # The kink parameter rises (for "logcap", log(cap - theta) falls): its lower side is
+    # where a run switches on, the kink the row is held by.
+    up = -1.0 if co.kind[kj] == 2 else 1.0
+    sign = np.where(d[:, kj] * up < 0, -1.0, 1.0)
+    d *= sign[:, None]
+    r = on[idx]
+    pts = ph[idx, None, :] + ESCAPE_STEPS[None, :, None] * d[:, None, :]
+    pts = np.clip(pts, co.lo_i[r, None, :], co.hi_i[r, None, :])
+    # below the next kink on the way up (internal coordinates: above, or below for logcap)
+    cur = ph[idx, kj, None]
+    e_k = 1e-9 * np.maximum(np.abs(cur), 1.0)
+    k_r = kvi[r]
+    if up > 0:
+        nxt = np.where(k_r > cur + e_k, k_r, np.inf).min(axis=1)
+        pts[:, :, kj] = np.minimum(pts[:, :, kj], nxt[:, None])
+    else:
+        nxt = np.where(k_r < cur - e_k, k_r, -np.inf).max(axis=1)
+        pts[:, :, kj] = np.maximum(pts[:, :, kj], nxt[:, None])
+    S = ESCAPE_STEPS.size
+    phys = co.physical(pts.reshape(-1, p), np.repeat(r, S)).reshape(idx.size, S, p)
+    return r, phys
 
 
 def _result(phi, f, status, n_iter, n_eval, proj_grad, act_lo, act_hi, fixed, co):
