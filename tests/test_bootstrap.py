@@ -251,6 +251,82 @@ def test_the_kink_rule_looks_for_a_zero_run_inside_the_data_box():
     assert not _data_kink_in_box(seufit.fit(d, zeros="include"))
 
 
+def test_lower_face_start_is_the_datas_optimum_with_let_th_on_its_lower_bound():
+    # Checked against scipy (L-BFGS-B from many starts, the independent NLL of
+    # tests/reference.py) over sigma_sat, s and w with let_th held at 0.
+    from reference import poisson_nll
+    from scipy.optimize import minimize
+
+    from seufit.uncertainty.bootstrap import lower_face_start
+
+    fr = seufit.fit("example:bootstrap_article", zeros="include")
+    fd = fr.fit_data
+    face = lower_face_start(fr)[0]
+    lo, hi = fr.bounds
+    assert face[1] == lo[1] == 0.0
+    x, e, n = fd.let, fd.exposure, fd.events.astype(float)
+
+    def nll(v):  # log sigma_sat, log s, log w
+        return poisson_nll(np.array([np.exp(v[0]), 0.0, np.exp(v[1]), np.exp(v[2])]), x, e, n)
+
+    box = [(np.log(lo[k]), np.log(hi[k])) for k in (0, 2, 3)]
+    best = min((minimize(nll, [np.log(a), np.log(b), np.log(c)], method="L-BFGS-B",
+                         bounds=box, options={"ftol": 1e-15, "gtol": 1e-10})
+                for a in (2e-5, 5e-5, 1e-4) for b in (0.5, 1.5, 4.0) for c in (2.0, 15.0, 60.0)),
+               key=lambda r: r.fun)
+    assert poisson_nll(face, x, e, n) <= best.fun + 1e-8
+    np.testing.assert_allclose(face[[0, 2, 3]], np.exp(best.x), rtol=1e-3)
+
+
+@pytest.mark.parametrize("solver", ["auto", "numpy"])
+def test_a_kinked_dense_replicate_reaches_its_let_th_zero_optimum(solver):
+    # Replicate 2172 of the include at-optimum study (bootstrap_article, seed 20261122):
+    # its optimum has let_th on 0 with s 3.2, w 7.5 (the independent reference of
+    # tests/reference.py); from the MLE, the best screen point and the corner point it
+    # stopped at let_th 1.2, 1.3 NLL above.  The data's optimum on the let_th = 0 face,
+    # the second shared start of dense data with a kink in the box, reaches it.
+    from reference import brute_force_profiled
+
+    import seufit.estimator as est
+    from seufit.optimize import solver_backend
+    from seufit.uncertainty.bootstrap import lower_face_start
+
+    fr = seufit.fit("example:bootstrap_article", zeros="include")
+    fd = fr.fit_data
+    n = np.array([0, 2, 3, 36, 15, 25, 33, 39.0])
+    ref, theta_ref = brute_force_profiled(fd.let, fd.exposure, n)
+    assert theta_ref[1] == 0.0 and theta_ref[2] > 2.5
+    grid = fr.model.starts(fd.let, fd.events, fd.exposure, fr.bounds)
+
+    def run(starts):
+        with solver_backend(solver):  # the settings bootstrap() picks for this case
+            return est.fit_counts(fr.model, fd.let, fd.exposure, n[None], starts,
+                                  zeros="include", screen=grid, extra_starts=1,
+                                  corner_start=True, kink_starts=False, tol=1e-10)
+
+    both = np.vstack([replicate_starts(fr), lower_face_start(fr)])
+    assert run(both).nll[0] <= ref + 1e-6
+    assert run(replicate_starts(fr)).nll[0] > ref + 1.0
+
+
+def test_only_dense_data_with_a_kink_in_its_box_gets_the_face_start(monkeypatch):
+    import seufit.uncertainty.bootstrap as bs
+
+    seen = []
+    real = bs.fit_counts
+
+    def spy(model, x, expo, counts, starts, **kw):
+        seen.append(np.asarray(starts).copy())
+        return real(model, x, expo, counts, starts, **kw)
+
+    monkeypatch.setattr(bs, "fit_counts", spy)
+    kinked = seufit.fit("example:bootstrap_article", zeros="include")
+    seufit.bootstrap(kinked, n_boot=20, seed=1)
+    assert seen[-1].shape[0] == 2 and seen[-1][1, 1] == kinked.bounds[0][1]
+    seufit.bootstrap(seufit.fit("example:bootstrap_article"), n_boot=20, seed=1)  # exclude
+    assert seen[-1].shape[0] == 1
+
+
 def test_archive_is_byte_identical_and_a_standard_npz(tmp_path, cic_boot):
     import time
 
