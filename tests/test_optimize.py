@@ -406,6 +406,15 @@ def test_kink_escape_points_leave_a_kink_saddle_upwards_and_lower():
     f = _profiled(pts[0], SADDLE_N)
     assert f.min() < _profiled(SADDLE[None], SADDLE_N)[0] - 1e-6
 
+    # In linear let_th coordinates (the fallback for a very wide user box) the points rise
+    # as well.  (The eigenvector depends on the coordinates off a stationary point: these
+    # are not lower here.)
+    lin = ("log", "linear", "log", "log")
+    w_lin, pts_lin = kink_escape_points(obj, SADDLE[None], lo, hi, lin, obj.kinks,
+                                        rows=np.zeros(1, int))
+    assert w_lin.tolist() == [0]
+    assert np.all(pts_lin[0, :, 1] > 4.0) and np.all(pts_lin[0, :, 1] <= 8.0)
+
     # A further zero-event run at LET 5 (a small fluence: the saddle stays) is a kink on
     # the way up: the trials stop there.
     let5 = np.r_[SP_LET, 5.0]
@@ -416,6 +425,10 @@ def test_kink_escape_points_leave_a_kink_saddle_upwards_and_lower():
     assert w5.tolist() == [0]
     assert np.all(pts5[0, :, 1] > 4.0) and np.all(pts5[0, :, 1] <= 5.0)
     assert np.any(pts5[0, :, 1] == 5.0)  # (the long steps would have gone beyond)
+    w5l, pts5l = kink_escape_points(obj5, SADDLE[None], lo, hi, lin, obj5.kinks,
+                                    rows=np.zeros(1, int))
+    assert w5l.tolist() == [0]
+    assert np.all(pts5l[0, :, 1] > 4.0) and np.all(pts5l[0, :, 1] <= 5.0)
 
     # The 30-event dataset's own MLE under include also sits on a kink (2) with negative
     # curvature on its upper side, but raising let_th costs at first order there: it is a
