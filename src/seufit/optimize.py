@@ -258,6 +258,15 @@ class _Coords:
         d1[:, self.cap] = d2[:, self.cap] = theta[:, self.cap] - self.hi[r][:, self.cap]
         return d1, d2
 
+    def derivatives(self, theta, r, g, H):
+        """Gradient and Hessian ``g (m, p)``, ``H (m, p, p)`` (physical units) in internal
+        coordinates, by the chain rule."""
+        d1, d2 = self.slopes(theta, r)
+        Hi = H * d1[:, :, None] * d1[:, None, :]
+        diag = np.arange(theta.shape[1])
+        Hi[:, diag, diag] += g * d2
+        return g * d1, Hi
+
     def kinks(self, j, kv, r):
         """Kink values of parameter ``j`` in internal coordinates, (m, K); NaN if outside."""
         kv = np.asarray(kv, float)[None, :]
@@ -432,10 +441,7 @@ def minimize_batch(
         n_eval[a] += 1
         n_iter[a] += 1
         # Chain rule to internal coordinates.
-        d1, d2 = co.slopes(th, a)
-        gi = g * d1
-        Hi = H * d1[:, :, None] * d1[:, None, :]
-        Hi[:, np.arange(p), np.arange(p)] += g * d2
+        gi, Hi = co.derivatives(th, a, g, H)
         # epsilon-active set (Bertsekas 1982): a variable within EPS_ACTIVE of a bound, its
         # gradient pointing out, leaves the Newton system and is moved onto the bound.
         # Without this, a start a hair inside a bound (clip_inside) takes a Newton step
@@ -683,9 +689,7 @@ def kink_escape_points(
         return none
     th, ph = theta[on], phi[on]
     _, g, H = objective(th, 2, rows[on])
-    d1, d2 = co.slopes(th, on)
-    Hi = H * d1[:, :, None] * d1[:, None, :]
-    Hi[:, np.arange(p), np.arange(p)] += g * d2
+    Hi = co.derivatives(th, on, g, H)[1]
     eps = EPS_ACTIVE * co.width_i[on]
     free = ~((ph <= co.lo_i[on] + eps) | (ph >= co.hi_i[on] - eps) | fixed[on])
     js = getattr(objective, "scale_index", None)
