@@ -238,6 +238,40 @@ def test_compiled_screen_matches_the_matrix_product_version(zeros):
         assert nll[b, 0] <= f_all.min() + 1e-9 * max(1.0, abs(f_all.min()))
 
 
+@pytest.mark.parametrize("weights", ["exclude", "fractional"])
+def test_compiled_screen_clips_sigma_sat_as_the_matrix_product_version(weights):
+    # A narrow sigma_sat box: the conditional optimum of most grid points lies outside it,
+    # above or below, where the kernel takes the bound's log instead of log(total / D).
+    # Fractional weights are no 0/1 pattern: every dataset then gets its own sums.
+    counts = _problems(30, seed=22)
+    W = ((counts > 0).astype(float) if weights == "exclude"
+         else np.random.default_rng(3).uniform(0.2, 1.0, counts.shape))
+    lo, hi = WEIBULL4.batch_bounds(LET, counts, FLUENCE, (counts > 0).astype(float))
+    mid = np.sqrt(lo[:, 0] * hi[:, 0])
+    lo[:, 0], hi[:, 0] = 0.8 * mid, 1.25 * mid
+    obj = PoissonObjective(WEIBULL4, LET, FLUENCE, counts, W)
+    grid = WEIBULL4.screen_grid((lo.min(axis=0), hi.max(axis=0)))
+    pts, nll = WEIBULL4.screen(obj, counts, W, lo, hi, grid, 40)
+    with solver_backend("numpy"):
+        pts_np, nll_np = WEIBULL4.screen(obj, counts, W, lo, hi, grid, 40)
+    np.testing.assert_allclose(nll, nll_np, rtol=1e-12, atol=1e-11)  # (sums of terms ~100)
+    np.testing.assert_allclose(pts, pts_np, rtol=1e-12)
+    # Both bounds are reached among the reported points (the check covers both branches).
+    assert np.any(pts[..., 0] == lo[:, None, 0]) and np.any(pts[..., 0] == hi[:, None, 0])
+
+
+def test_weight_patterns_group_equal_rows_and_leave_other_weights_alone():
+    W = np.array([[1, 0, 1], [1, 1, 1], [1, 0, 1], [0, 0, 1], [1, 1, 1.0]])
+    pat, idx = _compiled.weight_patterns(W)
+    assert len(pat) == 3
+    np.testing.assert_array_equal(pat[idx], W)
+    # Any other weights: each row is its own pattern.
+    Wf = W * 0.5
+    pat, idx = _compiled.weight_patterns(Wf)
+    np.testing.assert_array_equal(pat, Wf)
+    np.testing.assert_array_equal(idx, np.arange(5))
+
+
 def test_results_record_which_solver_path_ran():
     import seufit
 

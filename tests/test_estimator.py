@@ -360,3 +360,40 @@ def test_a_fit_stopped_at_a_kink_saddle_escapes_to_the_optimum(monkeypatch, solv
     monkeypatch.setattr(est, "_escape_kink_saddles", lambda *a: a[4:8])
     stuck = run()
     assert stuck.nll[0] > ref + 5e-4 and stuck.theta[0, 1] == 4.0
+
+
+@pytest.mark.parametrize("zeros", ["exclude", "include"])
+def test_corner_candidates_by_group_are_the_per_dataset_ones(monkeypatch, zeros):
+    # 400 replicates of the sparse dataset share a few dozen boxes; the corner points'
+    # curves computed once per box give each dataset what its own computation gives.
+    import seufit.estimator as est
+
+    rng = np.random.default_rng(7)
+    counts = rng.poisson(np.array([0.5, 1.0, 3.0, 4.0, 6.0, 6.0, 7.0]), (400, LET.size))
+    counts = counts[(counts > 0).sum(axis=1) >= 3].astype(float)
+    W = (counts > 0).astype(float) if zeros == "exclude" else np.ones_like(counts)
+    lo, hi = WEIBULL4.batch_bounds(LET, counts, PHI, W)
+    obj = PoissonObjective(WEIBULL4, LET, PHI, counts, W)
+    first, inv = est._shape_box_groups(obj, lo, hi)
+    assert 5 < len(first) < len(counts) / 4
+    pts, f = est._corner_candidates(WEIBULL4, obj, lo, hi)
+    monkeypatch.setattr(est, "_shape_box_groups", lambda *a: None)
+    pts_ref, f_ref = est._corner_candidates(WEIBULL4, obj, lo, hi)
+    np.testing.assert_allclose(f, f_ref, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(pts, pts_ref, rtol=1e-12)
+
+
+def test_shape_box_groups_only_group_datasets_with_one_box():
+    from seufit.estimator import _shape_box_groups
+
+    counts = np.array([[2, 0, 7, 4, 6, 4, 8], [1, 0, 3, 2, 6, 1, 1], [0, 2, 7, 4, 6, 4, 8.0]])
+    W = (counts > 0).astype(float)
+    lo, hi = WEIBULL4.batch_bounds(LET, counts, PHI, W)
+    first, inv = _shape_box_groups(PoissonObjective(WEIBULL4, LET, PHI, counts, W), lo, hi)
+    np.testing.assert_array_equal(inv, [0, 0, 1])  # the same runs with events: one box
+    hi2 = hi.copy()
+    hi2[1, 3] *= 2  # a box that its pattern does not determine (e.g. given by the caller)
+    assert _shape_box_groups(PoissonObjective(WEIBULL4, LET, PHI, counts, W), lo, hi2) is None
+    # Weights other than 0/1: no grouping.
+    assert _shape_box_groups(PoissonObjective(WEIBULL4, LET, PHI, counts, 0.5 * W), lo,
+                             hi) is None

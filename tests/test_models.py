@@ -260,3 +260,29 @@ def test_profiled_nll_is_the_same_compiled_and_in_numpy_and_clips_sigma_sat():
     a_hi = clip_inside(np.array([np.inf]), lo[2, :1], hi[2, :1])[0]
     assert np.all(out["auto"][0][2, :, 0] == a_hi)  # clipped: the optimum is above
     np.testing.assert_array_equal(out["auto"][0][..., 1:], pts[..., 1:])  # shapes unchanged
+
+
+def test_profiled_nll_shared_is_profiled_nll_of_each_datasets_group_points():
+    # Datasets 0 and 2 share points (group 0), dataset 1 has its own (group 1).  Group 1's
+    # last point sits a hair below the run with events at LET 4 with a steep curve: that
+    # run's expected count is below the likelihood's floor, where the NLL is not
+    # A D - total log A - sum W N log(S E) and each run is taken in turn.
+    from seufit.likelihood import LAMBDA_FLOOR, PoissonObjective
+
+    x = np.array([4.0, 8.0, 14.0, 22.0, 35.0, 50.0, 70.0])
+    E = np.full(x.size, 1e7)
+    N = np.array([[2, 1, 7, 4, 6, 4, 8], [3, 0, 5, 4, 9, 6, 7], [1, 2, 3, 5, 8, 9, 9.0]])
+    W = (N > 0).astype(float)
+    lo, hi = WEIBULL4.batch_bounds(x, N, E, W)
+    hi[2, 0] = 1.2 * lo[2, 0]  # dataset 2: sigma_sat clipped a hair inside its box
+    obj = PoissonObjective(WEIBULL4, x, E, N, W)
+    pts = np.array([[[1.0, 1.0, 1.5, 20.0], [1.0, 3.0, 0.5, 5.0], [1.0, 0.0, 4.0, 60.0]],
+                    [[1.0, 2.0, 2.0, 10.0], [1.0, 3.9, 0.2, 1.0], [1.0, 4.0 - 1e-12, 10.0, 100.0]]])
+    group = np.array([0, 1, 0])
+    got_pts, got = WEIBULL4.profiled_nll_shared(obj, pts, group, lo, hi)
+    ref_pts, ref = WEIBULL4.profiled_nll(obj, pts[group], lo, hi)
+    lam = ref_pts[1, 2, 0] * WEIBULL4.value(np.r_[1.0, ref_pts[1, 2, 1:]][None], x)[0] * E
+    assert lam[0] < LAMBDA_FLOOR  # the floor case is covered
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(got_pts, ref_pts, rtol=1e-12)
+    assert got_pts[2, 0, 0] < hi[2, 0]  # clipped inside, as profiled_nll does

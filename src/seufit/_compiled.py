@@ -791,37 +791,56 @@ def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kink
 
 
 @_jit
-def _screen_all(SE_T, logSE_T, grid, N, W, lo, hi, k, idx, best, A_out):
+def _screen_all(SE_T, logSE_T, grid, N, W, Wp, pat, lo, hi, k, idx, best, A_out):
     n, G = SE_T.shape
-    Dv = np.empty(G)
+    # sum_i W S E of every grid point depends on a dataset's weights only, and datasets
+    # share a few weight patterns (which runs are left out): once per pattern, with its
+    # log, so that a dataset's NLL needs no logarithm per grid point.
+    P = Wp.shape[0]
+    Dp = np.zeros((P, G))
+    logDp = np.empty((P, G))
+    for p in range(P):
+        for i in range(n):
+            wi = Wp[p, i]
+            for gg in range(G):
+                Dp[p, gg] += wi * SE_T[i, gg]
+        for gg in range(G):
+            logDp[p, gg] = math.log(max(Dp[p, gg], 1e-300))
     S2v = np.empty(G)
     val = np.empty(G)
-    Av = np.empty(G)
     for b in range(N.shape[0]):
         total = 0.0
         for i in range(n):
             total += W[b, i] * N[b, i]
         # The sums over runs for every grid point at once: the inner loop runs over grid
         # points (independent, so it vectorises without reordering any sum; each point's
-        # sums still add the runs in order, as the NumPy version does).
+        # sum still adds the runs in order, as the NumPy version does).
         for gg in range(G):
-            Dv[gg] = 0.0
             S2v[gg] = 0.0
         for i in range(n):
-            wi = W[b, i]
-            wn = wi * N[b, i]
+            wn = W[b, i] * N[b, i]
+            if wn == 0.0:  # adds nothing (a run without events, or left out)
+                continue
             for gg in range(G):
-                Dv[gg] += wi * SE_T[i, gg]
                 S2v[gg] += wn * logSE_T[i, gg]
         # Each point's NLL in one pass, then the selection in another (a loop with one
         # branch per point instead of one with the box test, the NLL and the insertion).
+        # sigma_sat at its conditional optimum A = total / D, clipped to the box: where it
+        # is not clipped, A D = total and log A = log(total) - log(D).
         a_lo = lo[b, 0]
         a_hi = hi[b, 0]
+        l_lo = math.log(a_lo) if a_lo > 0.0 else -np.inf
+        l_hi = math.log(a_hi) if a_hi < np.inf else np.inf
+        c0 = total - total * math.log(total)
+        pb = pat[b]
         for gg in range(G):
-            D = Dv[gg]
-            A = min(max(total / max(D, 1e-300), a_lo), a_hi)
-            Av[gg] = A
-            val[gg] = A * D - total * math.log(A) - S2v[gg]
+            D = Dp[pb, gg]
+            if total < a_lo * D:
+                val[gg] = a_lo * D - total * l_lo - S2v[gg]
+            elif total > a_hi * D:
+                val[gg] = a_hi * D - total * l_hi - S2v[gg]
+            else:
+                val[gg] = c0 + total * logDp[pb, gg] - S2v[gg]
         for q in range(1, grid.shape[1]):
             lq = lo[b, q]
             hq = hi[b, q]
@@ -832,27 +851,46 @@ def _screen_all(SE_T, logSE_T, grid, N, W, lo, hi, k, idx, best, A_out):
             idx[b, j] = -1
             best[b, j] = np.inf
             A_out[b, j] = hi[b, 0]
-        filled = 0
+        # Keep the k best, best first; ties keep the lower grid index first; NaN sorts
+        # last, as in the NumPy version (a NaN never passes "v < worst").
+        filled = min(k, G)
+        worst = np.inf
         for gg in range(G):
             v = val[gg]
-            if v != v:  # NaN sorts last, as in the NumPy version
-                v = np.inf
-            # keep the k best, best first; ties keep the lower grid index first
-            if filled < k:
-                pos = filled
-                filled += 1
-            elif v < best[b, k - 1]:
+            if gg < filled:
+                if v != v:
+                    v = np.inf
+                pos = gg
+            elif v < worst:
                 pos = k - 1
             else:
                 continue
             while pos > 0 and v < best[b, pos - 1]:
                 best[b, pos] = best[b, pos - 1]
                 idx[b, pos] = idx[b, pos - 1]
-                A_out[b, pos] = A_out[b, pos - 1]
                 pos -= 1
             best[b, pos] = v
             idx[b, pos] = gg
-            A_out[b, pos] = Av[gg]
+            worst = best[b, k - 1]
+        for j in range(filled):  # sigma_sat of the kept points, as in the NumPy version
+            if idx[b, j] >= 0:
+                D = Dp[pb, idx[b, j]]
+                A_out[b, j] = min(max(total / max(D, 1e-300), a_lo), a_hi)
+
+
+def weight_patterns(W):
+    """Distinct rows of the weights ``W (B, n)``: ``(patterns (P, n), index (B,))``.
+
+    0/1 weights (the zero policies') are packed into integers; other weights make every
+    row its own pattern.
+    """
+    W = np.asarray(W, float)
+    B, n = W.shape
+    if n <= 62 and np.all((W == 0.0) | (W == 1.0)):
+        codes = (W != 0.0).astype(np.int64) @ (np.int64(1) << np.arange(n, dtype=np.int64))
+        _, first, inv = np.unique(codes, return_index=True, return_inverse=True)
+        return W[first], inv.reshape(-1)
+    return W, np.arange(B)
 
 
 def screen_topk(SE, logSE, grid, N, W, lo, hi, k):
@@ -864,7 +902,9 @@ def screen_topk(SE, logSE, grid, N, W, lo, hi, k):
     idx = np.empty((B, k), np.int64)
     best = np.empty((B, k))
     A = np.empty((B, k))
-    _screen_all(_c(SE.T), _c(logSE.T), _c(grid), _c(N), _c(W), _c(lo), _c(hi), int(k), idx, best, A)
+    Wp, pat = weight_patterns(W)
+    _screen_all(_c(SE.T), _c(logSE.T), _c(grid), _c(N), _c(W), _c(Wp), _c(pat, np.int64),
+                _c(lo), _c(hi), int(k), idx, best, A)
     return idx, best, A
 
 

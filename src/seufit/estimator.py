@@ -270,11 +270,42 @@ def _solve_first_then_rest(model, obj, th0, lo, hi, row, kinks, tol, max_iter):
 def _corner_candidates(model, obj, lo, hi):
     """Each dataset's corner points (``Model.corner_points``), sigma_sat at its conditional
     optimum, with their NLL; best first: ``(m, C, p)`` and ``(m, C)``."""
-    pts, fc = model.profiled_nll(obj, model.corner_points(lo, hi), lo, hi)
+    group = _shape_box_groups(obj, lo, hi)
+    if group is not None and hasattr(model, "profiled_nll_shared"):
+        # Datasets with the same shape box have the same corner points: their curves are
+        # computed once per group (the bootstrap's replicates share a few dozen boxes).
+        first, inv = group
+        pts, fc = model.profiled_nll_shared(obj, model.corner_points(lo[first], hi[first]),
+                                            inv, lo, hi)
+    else:
+        pts, fc = model.profiled_nll(obj, model.corner_points(lo, hi), lo, hi)
     fc = np.where(np.isfinite(fc), fc, np.inf)
     order = np.argsort(fc, axis=1, kind="stable")
     r = np.arange(len(fc))[:, None]
     return pts[r, order], fc[r, order]
+
+
+def _shape_box_groups(obj, lo, hi):
+    """Group the datasets by their box of the shape parameters (all but the first, the
+    scale) and by which runs are used: ``(first (P,), index (m,))``, or None when the
+    weights are not 0/1 (or too many runs to pack).
+
+    The box follows from which runs have events and which are used (the bounds rule), so
+    the groups are keyed on those patterns and the boxes checked equal within each.
+    """
+    N = np.asarray(obj.counts, float)
+    m, n = N.shape
+    W = np.ones_like(N) if obj.weights is None else np.broadcast_to(obj.weights, N.shape)
+    if n > 31 or not np.all((W == 0.0) | (W == 1.0)):
+        return None
+    bits = np.int64(1) << np.arange(n, dtype=np.int64)
+    code = ((W != 0) @ bits) | (((W != 0) & (N > 0)) @ bits) << n
+    _, first, inv = np.unique(code, return_index=True, return_inverse=True)
+    inv = inv.reshape(-1)
+    if not (np.array_equal(lo[first][inv, 1:], lo[:, 1:])
+            and np.array_equal(hi[first][inv, 1:], hi[:, 1:])):
+        return None
+    return first, inv
 
 
 def _second_corner(model, obj, lo, hi, cp, row, is_corner, res, th, f, st, it, kinks, tol,

@@ -347,6 +347,49 @@ class Weibull4(Model):
                                           upper[rows])
         return flat.reshape(m, C, p), objective(flat, 0, rows)[0].reshape(m, C)
 
+    def profiled_nll_shared(self, objective, points, group, lower, upper):
+        """:meth:`profiled_nll` where datasets share their points: ``points (P, C, p)``,
+        dataset b uses ``points[group[b]]``.
+
+        The curves at unit sigma_sat are computed once per group, so a dataset costs one
+        logarithm per point (sigma_sat's) instead of the model's functions at every run:
+        NLL = A D - total log A - sum_i W N log(S_i E_i), with D = sum_i W S_i E_i and
+        A = total / D clipped as in :meth:`profiled_nll`.  A dataset where some run with
+        events would fall below the likelihood's floor at A is evaluated run by run.
+        Returns ``(m, C, p)`` points with sigma_sat set and their NLL ``(m, C)``.
+        """
+        from .likelihood import LAMBDA_FLOOR
+
+        x, E = objective.x, objective.exposure
+        N = np.asarray(objective.counts, float)
+        m, n = N.shape
+        W = (np.ones_like(N) if objective.weights is None
+             else np.broadcast_to(np.asarray(objective.weights, float), N.shape))
+        P, C, p = points.shape
+        unit = np.array(points, float, copy=True)
+        unit[..., 0] = 1.0
+        SE = (self.value(unit.reshape(-1, p), x) * E).reshape(P, C, n)
+        logSE = np.log(np.maximum(SE, 1e-300))
+        WN = W * N
+        total = WN.sum(axis=1)
+        D = np.einsum("mcn,mn->mc", SE[group], W)
+        a_lo = clip_inside(np.full(m, -np.inf), lower[:, 0], upper[:, 0])[:, None]
+        a_hi = clip_inside(np.full(m, np.inf), lower[:, 0], upper[:, 0])[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            A = np.clip(np.where(D > 0, total[:, None] / D, np.inf), a_lo, a_hi)
+            nll = A * D - total[:, None] * np.log(A) - np.einsum("mcn,mn->mc", logSE[group], WN)
+        # Runs with events whose expected count A S E is below the floor: exact, run by run.
+        hit_min = np.where(WN[:, None, :] > 0, SE[group], np.inf).min(axis=2)
+        slow = ~(A * hit_min >= LAMBDA_FLOOR) | ~np.isfinite(nll)
+        out = points[group]  # a copy (fancy indexing)
+        out[..., 0] = A
+        if slow.any():
+            r, c = np.nonzero(slow)
+            lam = A[r, c][:, None] * SE[group[r], c]
+            term = lam - np.where(N[r] > 0, N[r] * np.log(np.maximum(lam, LAMBDA_FLOOR)), 0.0)
+            nll[r, c] = np.sum(W[r] * term, axis=1)
+        return out, nll
+
     def corner_points(self, lower, upper) -> np.ndarray:
         """Per-dataset screen points in the threshold corner, ``(B, 16, 4)``.
 
