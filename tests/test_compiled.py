@@ -270,6 +270,10 @@ def test_weight_patterns_group_equal_rows_and_leave_other_weights_alone():
     pat, idx = _compiled.weight_patterns(Wf)
     np.testing.assert_array_equal(pat, Wf)
     np.testing.assert_array_equal(idx, np.arange(5))
+    # Too many runs to pack into one integer: each row its own pattern too.
+    Wl = np.ones((3, 63))
+    pat, idx = _compiled.weight_patterns(Wl)
+    assert len(pat) == 3 and np.array_equal(idx, np.arange(3))
 
 
 def test_results_record_which_solver_path_ran():

@@ -235,13 +235,10 @@ def test_scale_reset_only_for_a_model_proportional_to_its_scale():
     assert fr.nll == pytest.approx(np.min(np.where(ref.converged, ref.fun, np.inf)), abs=1e-6)
 
 
-def test_profiled_nll_is_the_same_compiled_and_in_numpy_and_clips_sigma_sat():
-    # Corner points of three datasets (one run left out of the second's likelihood); the
-    # third's sigma_sat box is too narrow for its conditional optimum, which is clipped a
-    # hair inside it (clip_inside), on both paths.
+def _three_datasets():
+    """Three datasets (one run left out of the second's likelihood); the third's sigma_sat
+    box is too narrow for its conditional optimum.  Returns x, E, lo, hi, objective."""
     from seufit.likelihood import PoissonObjective
-    from seufit.models import clip_inside
-    from seufit.optimize import solver_backend
 
     x = np.array([4.0, 8.0, 14.0, 22.0, 35.0, 50.0, 70.0])
     E = np.full(x.size, 1e7)
@@ -249,7 +246,16 @@ def test_profiled_nll_is_the_same_compiled_and_in_numpy_and_clips_sigma_sat():
     W = (N > 0).astype(float)
     lo, hi = WEIBULL4.batch_bounds(x, N, E, W)
     hi[2, 0] = 1.2 * lo[2, 0]
-    obj = PoissonObjective(WEIBULL4, x, E, N, W)
+    return x, E, lo, hi, PoissonObjective(WEIBULL4, x, E, N, W)
+
+
+def test_profiled_nll_is_the_same_compiled_and_in_numpy_and_clips_sigma_sat():
+    # The corner points of _three_datasets: the third's conditional optimum of sigma_sat
+    # is clipped a hair inside its box (clip_inside), on both paths.
+    from seufit.models import clip_inside
+    from seufit.optimize import solver_backend
+
+    _, _, lo, hi, obj = _three_datasets()
     pts = WEIBULL4.corner_points(lo, hi)
     out = {}
     for solver in ("auto", "numpy"):
@@ -263,25 +269,20 @@ def test_profiled_nll_is_the_same_compiled_and_in_numpy_and_clips_sigma_sat():
 
 
 def test_profiled_nll_shared_is_profiled_nll_of_each_datasets_group_points():
-    # Datasets 0 and 2 share points (group 0), dataset 1 has its own (group 1).  Group 1's
-    # last point sits a hair below the run with events at LET 4 with a steep curve: that
-    # run's expected count is below the likelihood's floor, where the NLL is not
-    # A D - total log A - sum W N log(S E) and each run is taken in turn.
-    from seufit.likelihood import LAMBDA_FLOOR, PoissonObjective
+    # Datasets 0 and 2 of _three_datasets share points (group 0), dataset 1 has its own
+    # (group 1).  Group 0's last point sits a hair below the run with events at LET 4
+    # with a steep curve: dataset 0's expected count there is below the likelihood's
+    # floor, where the NLL is not A D - total log A - sum W N log(S E) and each run is
+    # taken in turn.
+    from seufit.likelihood import LAMBDA_FLOOR
 
-    x = np.array([4.0, 8.0, 14.0, 22.0, 35.0, 50.0, 70.0])
-    E = np.full(x.size, 1e7)
-    N = np.array([[2, 1, 7, 4, 6, 4, 8], [3, 0, 5, 4, 9, 6, 7], [1, 2, 3, 5, 8, 9, 9.0]])
-    W = (N > 0).astype(float)
-    lo, hi = WEIBULL4.batch_bounds(x, N, E, W)
-    hi[2, 0] = 1.2 * lo[2, 0]  # dataset 2: sigma_sat clipped a hair inside its box
-    obj = PoissonObjective(WEIBULL4, x, E, N, W)
-    pts = np.array([[[1.0, 1.0, 1.5, 20.0], [1.0, 3.0, 0.5, 5.0], [1.0, 0.0, 4.0, 60.0]],
-                    [[1.0, 2.0, 2.0, 10.0], [1.0, 3.9, 0.2, 1.0], [1.0, 4.0 - 1e-12, 10.0, 100.0]]])
+    x, E, lo, hi, obj = _three_datasets()
+    pts = np.array([[[1.0, 1.0, 1.5, 20.0], [1.0, 3.0, 0.5, 5.0], [1.0, 4.0 - 1e-12, 10.0, 100.0]],
+                    [[1.0, 2.0, 2.0, 10.0], [1.0, 5.0, 0.5, 3.0], [1.0, 7.9, 0.2, 1.0]]])
     group = np.array([0, 1, 0])
     got_pts, got = WEIBULL4.profiled_nll_shared(obj, pts, group, lo, hi)
     ref_pts, ref = WEIBULL4.profiled_nll(obj, pts[group], lo, hi)
-    lam = ref_pts[1, 2, 0] * WEIBULL4.value(np.r_[1.0, ref_pts[1, 2, 1:]][None], x)[0] * E
+    lam = ref_pts[0, 2, 0] * WEIBULL4.value(np.r_[1.0, ref_pts[0, 2, 1:]][None], x)[0] * E
     assert lam[0] < LAMBDA_FLOOR  # the floor case is covered
     np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-10)
     np.testing.assert_allclose(got_pts, ref_pts, rtol=1e-12)

@@ -881,16 +881,15 @@ def _screen_all(SE_T, logSE_T, grid, N, W, Wp, pat, lo, hi, k, idx, best, A_out)
 def weight_patterns(W):
     """Distinct rows of the weights ``W (B, n)``: ``(patterns (P, n), index (B,))``.
 
-    0/1 weights (the zero policies') are packed into integers; other weights make every
-    row its own pattern.
+    0/1 weights (the zero policies') are grouped (``likelihood.mask_patterns``); other
+    weights make every row its own pattern.
     """
     W = np.asarray(W, float)
-    B, n = W.shape
-    if n <= 62 and np.all((W == 0.0) | (W == 1.0)):
-        codes = (W != 0.0).astype(np.int64) @ (np.int64(1) << np.arange(n, dtype=np.int64))
-        _, first, inv = np.unique(codes, return_index=True, return_inverse=True)
-        return W[first], inv.reshape(-1)
-    return W, np.arange(B)
+    if np.all((W == 0.0) | (W == 1.0)):
+        groups = _lik.mask_patterns(W != 0.0)
+        if groups is not None:
+            return W[groups[0]], groups[1]
+    return W, np.arange(W.shape[0])
 
 
 def screen_topk(SE, logSE, grid, N, W, lo, hi, k):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .likelihood import PoissonObjective, any_per_value
+from .likelihood import PoissonObjective, any_per_value, mask_patterns
 from .models import Model, clip_inside
 from .optimize import ROUNDOFF_REL, kink_escape_points, minimize_batch
 from .optimize import BatchResult as BatchResult_
@@ -294,14 +294,13 @@ def _shape_box_groups(obj, lo, hi):
     the groups are keyed on those patterns and the boxes checked equal within each.
     """
     N = np.asarray(obj.counts, float)
-    m, n = N.shape
     W = np.ones_like(N) if obj.weights is None else np.broadcast_to(obj.weights, N.shape)
-    if n > 31 or not np.all((W == 0.0) | (W == 1.0)):
+    if not np.all((W == 0.0) | (W == 1.0)):
         return None
-    bits = np.int64(1) << np.arange(n, dtype=np.int64)
-    code = ((W != 0) @ bits) | (((W != 0) & (N > 0)) @ bits) << n
-    _, first, inv = np.unique(code, return_index=True, return_inverse=True)
-    inv = inv.reshape(-1)
+    groups = mask_patterns(W != 0, (W != 0) & (N > 0))
+    if groups is None:
+        return None
+    first, inv = groups
     if not (np.array_equal(lo[first][inv, 1:], lo[:, 1:])
             and np.array_equal(hi[first][inv, 1:], hi[:, 1:])):
         return None

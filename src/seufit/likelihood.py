@@ -11,7 +11,7 @@ import numpy as np
 
 from .models import Model
 
-__all__ = ["LAMBDA_FLOOR", "PoissonObjective", "any_per_value", "poisson_nll",
+__all__ = ["LAMBDA_FLOOR", "PoissonObjective", "any_per_value", "mask_patterns", "poisson_nll",
            "poisson_deviance", "pearson_chi2", "chain_rule"]
 
 # Expected counts are floored here inside the log only.  A run with events and
@@ -70,6 +70,21 @@ def any_per_value(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarr
     order = np.argsort(inv, kind="stable")
     starts = np.r_[0, np.flatnonzero(np.diff(inv[order])) + 1]
     return values, np.logical_or.reduceat(np.asarray(mask, bool)[:, order], starts, axis=1)
+
+
+def mask_patterns(*masks: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Group rows by their pattern of marks in ``masks`` (each ``(D, n)``, bool):
+    ``(first (P,), index (D,))``, the first row of each distinct pattern and each row's
+    pattern; None when the patterns do not fit in one 63-bit integer per row."""
+    n = masks[0].shape[1]
+    if len(masks) * n > 62:
+        return None
+    bits = np.int64(1) << np.arange(n, dtype=np.int64)
+    code = np.zeros(masks[0].shape[0], np.int64)
+    for j, mk in enumerate(masks):
+        code |= (np.asarray(mk, bool).astype(np.int64) @ bits) << (j * n)
+    _, first, inv = np.unique(code, return_index=True, return_inverse=True)
+    return first, inv.reshape(-1)
 
 
 class PoissonObjective:
