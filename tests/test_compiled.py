@@ -209,6 +209,55 @@ def test_jacobi_eigendecomposition_matches_lapack():
         np.testing.assert_allclose(evecs.T @ evecs, np.eye(4), atol=1e-13)
 
 
+def test_scalar_jacobi_3x3_is_the_array_form_and_matches_lapack():
+    # _eig3 (the profiled step's) does _sym_eig's rotations on scalars: the same numbers.
+    rng = np.random.default_rng(5)
+    evals, evecs, work = np.empty(3), np.empty((3, 3)), np.empty((3, 3))
+    for k in range(300):
+        Q = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+        lam = rng.normal(size=3) * 10.0 ** rng.uniform(-8, 8, size=3)
+        if k % 10 == 0:
+            lam[1] = lam[0]  # repeated eigenvalue
+        A = (Q * lam) @ Q.T
+        A = 0.5 * (A + A.T)
+        if k % 7 == 0:
+            A[0, 1] = A[1, 0] = 0.0  # a pair already zero: no rotation
+        out = _compiled._eig3(A[0, 0], A[0, 1], A[0, 2], A[1, 1], A[1, 2], A[2, 2])
+        ev, V = np.array(out[:3]), np.array(out[3:]).reshape(3, 3)
+        _compiled._sym_eig(A, evals, evecs, work)
+        assert np.array_equal(ev, evals) and np.array_equal(V, evecs)
+        ref = np.linalg.eigvalsh(A)
+        np.testing.assert_allclose(np.sort(ev), ref, rtol=0, atol=1e-13 * np.abs(ref).max())
+        np.testing.assert_allclose(A @ V, V * ev, rtol=0, atol=1e-12 * np.abs(ref).max())
+        np.testing.assert_allclose(V.T @ V, np.eye(3), atol=1e-13)
+
+
+def test_cholesky_step_is_the_newton_step_and_refuses_an_indefinite_matrix():
+    rng = np.random.default_rng(6)
+    step = np.empty(4)
+    n_refused = 0
+    for k in range(300):
+        Q = np.linalg.qr(rng.normal(size=(4, 4)))[0]
+        lam = np.abs(rng.normal(size=4)) * 10.0 ** rng.uniform(-6, 6, size=4)
+        if k % 3 == 0:
+            lam[k % 4] *= -1.0  # indefinite
+        A = (Q * lam) @ Q.T
+        A = 0.5 * (A + A.T)
+        garbage = A.copy()  # the routine reads the lower triangle only
+        garbage[np.triu_indices(4, 1)] = np.nan
+        g = rng.normal(size=4)
+        ok = _compiled._cholesky_step(garbage, g, step)
+        # Positive definite to the routine's pivot floor (1e-12 of the largest diagonal)
+        assert ok == bool(lam.min() > 0), lam
+        n_refused += not ok
+        if ok:
+            newton = -np.linalg.solve(A, g)
+            cond = lam.max() / lam.min()
+            np.testing.assert_allclose(step, newton, rtol=0,
+                                       atol=1e-14 * cond * np.abs(newton).max())
+    assert n_refused == 100
+
+
 @pytest.mark.parametrize("zeros", ["exclude", "include"])
 def test_compiled_screen_matches_the_matrix_product_version(zeros):
     counts = _problems(30, seed=21)
@@ -467,12 +516,9 @@ def test_profiled_step_is_newton_when_positive_and_the_same_on_both_paths():
     full = _modified_step(H[~posdef], g[~posdef])[0]
     assert np.all(np.abs(full - step[~posdef]).max(axis=1) > 1e-6)
     # The kernel's helper gives the same steps.
-    scratch = [np.empty(4), np.empty((3, 3)), np.empty(3), np.empty(3), np.empty((3, 3)),
-               np.empty((3, 3)), np.empty(3)]
+    st = np.empty(4)
     for i in range(len(H)):
-        st, Hs, gs, ev3, evec3, Hw3, st3 = scratch
-        ok = _compiled._profiled_step(H[i].copy(), g[i].copy(), st, Hs, gs, ev3, evec3, Hw3,
-                                      st3)
+        ok = _compiled._profiled_step(H[i].copy(), g[i].copy(), st)
         assert ok == posdef[i]
         np.testing.assert_allclose(st, step[i], rtol=1e-9, atol=1e-12 * np.abs(step[i]).max())
 

@@ -259,44 +259,54 @@ def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a
     return total
 
 
-@_jit
-def _cholesky_step(Hf, gf, step, L, y):
-    """step = -Hf^-1 gf by Cholesky; False where Hf is not (numerically) positive definite.
+@_jit_inline
+def _cholesky_step(Hf, gf, step):
+    """step = -Hf^-1 gf by Cholesky for a 4 x 4 ``Hf`` (lower triangle read); False where
+    Hf is not (numerically) positive definite.
 
-    ``L`` (p, p) and ``y`` (p,) are scratch.
+    Written out on scalars: the loop form over small arrays costs three times as much
+    (measured 0.105 vs 0.034 us), for the same operations in the same order.
     """
-    p = gf.shape[0]
-    scale = 0.0
-    for j in range(p):
-        scale = max(scale, abs(Hf[j, j]))
-    scale = max(scale, 1e-300)
-    for j in range(p):
-        d = Hf[j, j]
-        for k in range(j):
-            d -= L[j, k] * L[j, k]
-        if not (d > 1e-12 * scale):
-            return False
-        ljj = math.sqrt(d)
-        L[j, j] = ljj
-        for k in range(j + 1, p):
-            L[j, k] = 0.0
-        for i in range(j + 1, p):
-            v = Hf[i, j]
-            for k in range(j):
-                v -= L[i, k] * L[j, k]
-            L[i, j] = v / ljj
-    for i in range(p):
-        v = gf[i]
-        for k in range(i):
-            v -= L[i, k] * y[k]
-        y[i] = v / L[i, i]
-    for i in range(p - 1, -1, -1):
-        v = y[i]
-        for k in range(i + 1, p):
-            v -= L[k, i] * step[k]
-        step[i] = v / L[i, i]
-    for i in range(p):
-        step[i] = -step[i]
+    h00 = Hf[0, 0]
+    h11 = Hf[1, 1]
+    h22 = Hf[2, 2]
+    h33 = Hf[3, 3]
+    scale = max(max(max(max(0.0, abs(h00)), abs(h11)), abs(h22)), abs(h33))
+    thr = 1e-12 * max(scale, 1e-300)
+    if not (h00 > thr):
+        return False
+    l00 = math.sqrt(h00)
+    l10 = Hf[1, 0] / l00
+    l20 = Hf[2, 0] / l00
+    l30 = Hf[3, 0] / l00
+    d = h11 - l10 * l10
+    if not (d > thr):
+        return False
+    l11 = math.sqrt(d)
+    l21 = (Hf[2, 1] - l20 * l10) / l11
+    l31 = (Hf[3, 1] - l30 * l10) / l11
+    d = h22 - l20 * l20 - l21 * l21
+    if not (d > thr):
+        return False
+    l22 = math.sqrt(d)
+    l32 = (Hf[3, 2] - l30 * l20 - l31 * l21) / l22
+    d = h33 - l30 * l30 - l31 * l31 - l32 * l32
+    if not (d > thr):
+        return False
+    l33 = math.sqrt(d)
+    # L y = g, then L^T x = y; the step is -x
+    y0 = gf[0] / l00
+    y1 = (gf[1] - l10 * y0) / l11
+    y2 = (gf[2] - l20 * y0 - l21 * y1) / l22
+    y3 = (gf[3] - l30 * y0 - l31 * y1 - l32 * y2) / l33
+    x3 = y3 / l33
+    x2 = (y2 - l32 * x3) / l22
+    x1 = (y1 - l21 * x2 - l31 * x3) / l11
+    x0 = (y0 - l10 * x1 - l20 * x2 - l30 * x3) / l00
+    step[0] = -x0
+    step[1] = -x1
+    step[2] = -x2
+    step[3] = -x3
     return True
 
 
@@ -392,24 +402,106 @@ def _modified_step(A, g, step, evals, evecs, Awork):
 
 
 @_jit_inline
-def _profiled_step(Hf, gf, step, Hs, gs, ev3, evec3, Hw3, st3):
+def _rotation(app, aqq, apq):
+    """The Jacobi rotation (t, c, s) that zeroes ``apq`` between diagonal entries ``app``
+    and ``aqq`` (as in :func:`_sym_eig`)."""
+    theta = (aqq - app) / (2.0 * apq)
+    if abs(theta) > 1e150:
+        t = 0.5 / theta
+    else:
+        t = 1.0 / (abs(theta) + math.sqrt(theta * theta + 1.0))
+        if theta < 0.0:
+            t = -t
+    c = 1.0 / math.sqrt(t * t + 1.0)
+    return t, c, t * c
+
+
+@_jit_inline
+def _eig3(a00, a01, a02, a11, a12, a22):
+    """:func:`_sym_eig` for a 3 x 3 matrix given by its upper triangle, on scalars (the
+    same rotations in the same order; a third less time than the array form).
+
+    Returns the eigenvalues ``(e0, e1, e2)`` then the eigenvector matrix row by row
+    (``v[a, k]``: component a of eigenvector k).
+    """
+    v00, v01, v02 = 1.0, 0.0, 0.0
+    v10, v11, v12 = 0.0, 1.0, 0.0
+    v20, v21, v22 = 0.0, 0.0, 1.0
+    for _sweep in range(60):
+        diag = a00 * a00
+        off = a01 * a01
+        off += a02 * a02
+        diag += a11 * a11
+        off += a12 * a12
+        diag += a22 * a22
+        if off <= 1e-32 * diag or off == 0.0:
+            break
+        if a01 != 0.0:  # pair (0, 1); the third index is 2
+            t, c, s = _rotation(a00, a11, a01)
+            a00 -= t * a01
+            a11 += t * a01
+            a01 = 0.0
+            a02, a12 = c * a02 - s * a12, s * a02 + c * a12
+            v00, v01 = c * v00 - s * v01, s * v00 + c * v01
+            v10, v11 = c * v10 - s * v11, s * v10 + c * v11
+            v20, v21 = c * v20 - s * v21, s * v20 + c * v21
+        if a02 != 0.0:  # pair (0, 2); the third index is 1
+            t, c, s = _rotation(a00, a22, a02)
+            a00 -= t * a02
+            a22 += t * a02
+            a02 = 0.0
+            a01, a12 = c * a01 - s * a12, s * a01 + c * a12
+            v00, v02 = c * v00 - s * v02, s * v00 + c * v02
+            v10, v12 = c * v10 - s * v12, s * v10 + c * v12
+            v20, v22 = c * v20 - s * v22, s * v20 + c * v22
+        if a12 != 0.0:  # pair (1, 2); the third index is 0
+            t, c, s = _rotation(a11, a22, a12)
+            a11 -= t * a12
+            a22 += t * a12
+            a12 = 0.0
+            a01, a02 = c * a01 - s * a02, s * a01 + c * a02
+            v01, v02 = c * v01 - s * v02, s * v01 + c * v02
+            v11, v12 = c * v11 - s * v12, s * v11 + c * v12
+            v21, v22 = c * v21 - s * v22, s * v21 + c * v22
+    return a00, a11, a22, v00, v01, v02, v10, v11, v12, v20, v21, v22
+
+
+@_jit_inline
+def _profiled_step(Hf, gf, step):
     """``optimize._profiled_step`` for one 4 x 4 matrix: :func:`_modified_step` on the Schur
     complement of ``Hf[0, 0]`` (sigma_sat eliminated: its curvature, the sum of the
     expected counts, is positive), then sigma_sat's step by back substitution.  Fills
-    ``step``; returns whether the complement is positive definite.  ``Hs``, ``evec3``,
-    ``Hw3`` (3, 3) and ``gs``, ``ev3``, ``st3`` (3,) are scratch."""
+    ``step``; returns whether the complement is positive definite.
+
+    On scalars with :func:`_eig3` (0.23 vs 0.39 us per call for the array form, the same
+    operations in the same order).
+    """
     h00 = Hf[0, 0]
-    for a in range(1, 4):
-        gs[a - 1] = gf[a] - Hf[a, 0] * gf[0] / h00
-        for b in range(1, 4):
-            Hs[a - 1, b - 1] = Hf[a, b] - Hf[a, 0] * Hf[0, b] / h00
-    posdef = _modified_step(Hs, gs, st3, ev3, evec3, Hw3)
-    c0 = gf[0]
-    for a in range(1, 4):
-        step[a] = st3[a - 1]
-        c0 += Hf[0, a] * step[a]
-    step[0] = -c0 / h00
-    return posdef
+    g0 = gf[0]
+    h10 = Hf[1, 0]
+    h20 = Hf[2, 0]
+    h30 = Hf[3, 0]
+    r0 = gf[1] - h10 * g0 / h00
+    r1 = gf[2] - h20 * g0 / h00
+    r2 = gf[3] - h30 * g0 / h00
+    e0, e1, e2, v00, v01, v02, v10, v11, v12, v20, v21, v22 = _eig3(
+        Hf[1, 1] - h10 * Hf[0, 1] / h00, Hf[1, 2] - h10 * Hf[0, 2] / h00,
+        Hf[1, 3] - h10 * Hf[0, 3] / h00, Hf[2, 2] - h20 * Hf[0, 2] / h00,
+        Hf[2, 3] - h20 * Hf[0, 3] / h00, Hf[3, 3] - h30 * Hf[0, 3] / h00)
+    scale = max(max(max(1e-12, abs(e0)), abs(e1)), abs(e2))
+    floor = 1e-8 * scale
+    # Each eigen-direction's Newton component with |eigenvalue| (floored)
+    c = (0.0 + v00 * r0 + v10 * r1 + v20 * r2) / max(abs(e0), floor)
+    t0, t1, t2 = -v00 * c, -v10 * c, -v20 * c
+    c = (0.0 + v01 * r0 + v11 * r1 + v21 * r2) / max(abs(e1), floor)
+    t0, t1, t2 = t0 - v01 * c, t1 - v11 * c, t2 - v21 * c
+    c = (0.0 + v02 * r0 + v12 * r1 + v22 * r2) / max(abs(e2), floor)
+    t0, t1, t2 = t0 - v02 * c, t1 - v12 * c, t2 - v22 * c
+    step[1] = t0
+    step[2] = t1
+    step[3] = t2
+    step[0] = -(g0 + Hf[0, 1] * t0 + Hf[0, 2] * t1 + Hf[0, 3] * t2) / h00
+    return min(min(e0, e1), e2) > 1e-12 * scale
 
 
 @_jit_inline
@@ -444,12 +536,12 @@ def _first_backtrack(phi, step, push, s_lo, s_hi, bp_min):
 @_jit
 def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_iter, out_i, V,
                M, Bw, S, prof_on, cst, known, has_known, known_side, known_f, radius, join_excess,
-               join_below, M3, V3):
+               join_below):
     """Projected Newton on one row, in place on ``phi`` (internal coordinates).
 
     Mirrors ``optimize.minimize_batch`` step for step.  ``out_i`` receives
-    (status, n_iter, n_eval); returns (f, proj_grad, act_lo, act_hi).  ``V`` (14, 4),
-    ``M`` (8, 4, 4), ``Bw`` (5, 4) and ``S`` (4, n) are scratch (no allocation per row).
+    (status, n_iter, n_eval); returns (f, proj_grad, act_lo, act_hi).  ``V`` (12, 4),
+    ``M`` (7, 4, 4), ``Bw`` (5, 4) and ``S`` (4, n) are scratch (no allocation per row).
     ``prof_on``: sigma_sat at its conditional optimum at every evaluated point.
     ``known`` (4,): with ``has_known``, a known optimum of the row's objective (internal
     coordinates); the row stops with status 4 once every coordinate is within ``radius``
@@ -457,16 +549,15 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
     parameter between the same two kinks (``known_side``, see ``_kink_side``;
     ``optimize.minimize_batch``).
 
-    A line search's first trial (the full step) is evaluated with derivatives: when it
-    is accepted, as it mostly is near the optimum, the next iteration reuses them.
+    A line search's trials are evaluated with derivatives: when one is accepted, the next
+    iteration reuses them (a backtracked acceptance would otherwise evaluate the same point
+    again; derivatives add 0.07 us to a 0.31 us evaluation on the sparse dataset).
     """
     p = 4
     g, gi, gf, step, push, trial, s_lo, s_hi = V[0], V[1], V[2], V[3], V[4], V[5], V[6], V[7]
-    g2, J, ychol, dth, evals = V[8], V[9], V[10], V[11], V[12]
-    H, Hi, Hf, H2, Hm, Lchol, evecs, Hwork = M[0], M[1], M[2], M[3], M[4], M[5], M[6], M[7]
+    g2, J, dth, evals = V[8], V[9], V[10], V[11]
+    H, Hi, Hf, H2, Hm, evecs, Hwork = M[0], M[1], M[2], M[3], M[4], M[5], M[6]
     free, fixed, pinned, act_lo, act_hi = Bw[0], Bw[1], Bw[2], Bw[3], Bw[4]
-    Hs, evec3, Hw3 = M3[0], M3[1], M3[2]
-    gs, ev3, st3 = V3[0], V3[1], V3[2]
     for k in range(p):
         pinned[k] = False
         act_lo[k] = False
@@ -574,11 +665,11 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
             pg = max(pg, abs(gf[a]))
         # Newton step by Cholesky where the curvature is positive; elsewhere eigenvalue
         # modification (|lambda| with a floor) gives a descent direction.
-        posdef = _cholesky_step(Hf, gf, step, Lchol, ychol)
+        posdef = _cholesky_step(Hf, gf, step)
         if not posdef and prof and Hf[0, 0] > 0.0:
             # sigma_sat at its conditional optimum: modify the eigenvalues of the Hessian
             # profiled over it (optimize._profiled_step).
-            posdef = _profiled_step(Hf, gf, step, Hs, gs, ev3, evec3, Hw3, st3)
+            posdef = _profiled_step(Hf, gf, step)
         elif not posdef:
             posdef = _modified_step(Hf, gf, step, evals, evecs, Hwork)
         dec = 0.0
@@ -638,8 +729,8 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
                 trial[a] = t
                 slope += gi[a] * (t - phi[a]) if push[a] != 0.0 else gf[a] * (t - phi[a])
             first = _ls == 0
-            ft = _weibull_nll(trial, kind, cap, low, x, expo, N, W, 2 if first else 0, g2, H2, J,
-                              Hm, prof, lo_i[0], hi_i[0], S, cst)
+            ft = _weibull_nll(trial, kind, cap, low, x, expo, N, W, 2, g2, H2, J, Hm, prof,
+                              lo_i[0], hi_i[0], S, cst)
             n_eval += 1
             armijo = f_old + 1e-4 * slope
             gain = f_old - ft
@@ -648,12 +739,11 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
             if math.isfinite(ft) and ft <= armijo and gain > 1e-14 * max(1.0, abs(ft)):
                 accepted = True
                 f_new = ft
-                if first:
-                    have_derivs = True
-                    for a in range(p):
-                        g[a] = g2[a]
-                        for b in range(p):
-                            H[a, b] = H2[a, b]
+                have_derivs = True
+                for a in range(p):
+                    g[a] = g2[a]
+                    for b in range(p):
+                        H[a, b] = H2[a, b]
                 break
             if 0.5 * dec < _roundoff(tol, f_old, cst):
                 # Predicted gain at round-off level: backtracking cannot help, and the
@@ -716,11 +806,9 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
 def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, kv, live, tol,
                max_iter, prof_on, cst, near, near_f, radius, excess, below, fun, proj_grad, ints,
                act_lo, act_hi):
-    V = np.empty((14, 4))
+    V = np.empty((12, 4))
     S = np.empty((4, x.shape[0]))
-    M = np.empty((8, 4, 4))
-    M3 = np.empty((3, 3, 3))
-    V3 = np.empty((3, 3))
+    M = np.empty((7, 4, 4))
     Bw = np.empty((5, 4), np.bool_)
     kvi = np.empty(kv.shape[0])
     for r in range(phi.shape[0]):
@@ -741,7 +829,7 @@ def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, k
         f, pg, alo, ahi = _solve_one(phi[r], lo_i[r], hi_i[r], kind, lows[r], caps[r], x, expo,
                                      N[d], W[d], kj, kvi, tol, max_iter, ints[r], V, M, Bw, S,
                                      prof_on, cst, near[r], has_known, side, near_f[r], radius,
-                                     excess, below, M3, V3)
+                                     excess, below)
         fun[r] = f
         proj_grad[r] = pg
         for a in range(4):
