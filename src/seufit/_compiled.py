@@ -50,6 +50,19 @@ except ImportError:  # pragma: no cover
     numba = None
     AVAILABLE = False
 
+
+def _has_nrt_option() -> bool:
+    """Whether this numba accepts ``_nrt=False`` (see ``_jit_nonrt``)."""
+    try:
+        from numba.core.cpu import CPUTargetOptions
+
+        return hasattr(CPUTargetOptions, "_nrt")
+    except Exception:  # pragma: no cover - numba's internals moved
+        return False
+
+
+_HAS_NRT_OPTION = AVAILABLE and _has_nrt_option()
+
 __all__ = ["AVAILABLE", "solve_rows", "screen_topk", "profiled_nll", "backend_info"]
 
 
@@ -63,6 +76,21 @@ def _jit(func):
     if not AVAILABLE:
         return func
     return numba.njit(cache=True, fastmath=False, nogil=True)(func)
+
+
+def _jit_nonrt(func):
+    # A kernel without numba's reference counting (its runtime, NRT): under NRT, every
+    # array view and every array passed to an inlined helper costs an atomic increment and
+    # decrement, and perf showed those two instructions taking 35-40 % of the solver's
+    # cycles.  Such a kernel cannot allocate: its caller passes the scratch arrays (which
+    # it keeps alive).  ``_nrt`` is numba's own (private) target option; where a numba
+    # version lacks it, the kernel is compiled with NRT, the same results, slower.
+    if not AVAILABLE:
+        return func
+    if not _HAS_NRT_OPTION:  # pragma: no cover - depends on the numba version
+        return _jit(func)
+    return numba.njit(cache=True, fastmath=False, nogil=True, _nrt=False,
+                      error_model="numpy")(func)
 
 
 def _jit_inline(func):
@@ -533,7 +561,7 @@ def _first_backtrack(phi, step, push, s_lo, s_hi, bp_min):
     return 0.5
 
 
-@_jit
+@_jit_inline
 def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_iter, out_i, V,
                M, Bw, S, prof_on, cst, known, has_known, known_side, known_f, radius, join_excess,
                join_below):
@@ -802,17 +830,14 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
     return f, pg, act_lo, act_hi
 
 
-@_jit
+@_jit_nonrt
 def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, kv, live, tol,
                max_iter, prof_on, cst, near, near_f, radius, excess, below, fun, proj_grad, ints,
-               act_lo, act_hi):
-    V = np.empty((12, 4))
-    S = np.empty((4, x.shape[0]))
-    M = np.empty((7, 4, 4))
-    Bw = np.empty((5, 4), np.bool_)
-    kvi = np.empty(kv.shape[0])
+               act_lo, act_hi, V, S, M, Bw, kvi):
+    # (V, S, M, Bw, kvi: scratch, allocated by the caller; see _jit_nonrt)
     for r in range(phi.shape[0]):
         d = data_row[r]
+        phi_r, lo_r, hi_r, near_r = phi[r], lo_i[r], hi_i[r], near[r]
         if kj >= 0:  # the row's live kinks in internal coordinates (NaN: none), once per row
             for q in range(kv.shape[0]):
                 if live[r, q]:
@@ -822,14 +847,14 @@ def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, k
                     kvi[q] = np.nan
         has_known = True
         for a in range(4):
-            if not math.isfinite(near[r, a]):
+            if not math.isfinite(near_r[a]):
                 has_known = False
         # (a known point on a kink arrives as NaN: optimize.minimize_batch drops it)
-        side = _kink_side(near[r, kj], kvi) if kj >= 0 and has_known else 0
-        f, pg, alo, ahi = _solve_one(phi[r], lo_i[r], hi_i[r], kind, lows[r], caps[r], x, expo,
-                                     N[d], W[d], kj, kvi, tol, max_iter, ints[r], V, M, Bw, S,
-                                     prof_on, cst, near[r], has_known, side, near_f[r], radius,
-                                     excess, below)
+        side = _kink_side(near_r[kj], kvi) if kj >= 0 and has_known else 0
+        f, pg, alo, ahi = _solve_one(phi_r, lo_r, hi_r, kind, lows[r], caps[r], x, expo, N[d],
+                                     W[d], kj, kvi, tol, max_iter, ints[r], V, M, Bw, S, prof_on,
+                                     cst, near_r, has_known, side, near_f[r], radius, excess,
+                                     below)
         fun[r] = f
         proj_grad[r] = pg
         for a in range(4):
@@ -874,7 +899,9 @@ def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kink
     _solve_all(phi, _c(lo_i), _c(hi_i), _c(kind, np.int64), _c(lows), _c(caps), _c(x), _c(expo),
                _c(N), _c(W), _c(data_row, np.int64), kj, _c(kv), live, float(tol), int(max_iter),
                bool(scale_reset), _constants(), near, near_f, float(radius), float(excess),
-               float(below), fun, proj_grad, ints, act_lo, act_hi)
+               float(below), fun, proj_grad, ints, act_lo, act_hi, np.empty((12, 4)),
+               np.empty((4, np.shape(x)[0])), np.empty((7, 4, 4)), np.empty((5, 4), np.bool_),
+               np.empty(kv.shape[0]))
     return phi, fun, proj_grad, ints[:, 0], ints[:, 1], ints[:, 2], act_lo, act_hi
 
 
