@@ -17,7 +17,7 @@ LET = np.array([1.5, 3.0, 6.0, 10.0, 20.0, 30.0, 45.0, 60.0])
 FLUENCE = np.full(LET.size, 1e7)
 INF4 = np.full(4, np.inf)
 # _weibull_nll's conditional-sigma_sat arguments, switched off (prof, a_lo, a_hi, scratch)
-NO_RESET = (False, 0.0, 0.0, np.empty((4, LET.size)), _compiled._constants())
+NO_RESET = (False, 0.0, 0.0, np.empty((4, LET.size)), _compiled._constants(), np.empty(4))
 
 
 def _problems(n_sets: int, seed: int, scale: float = 1.0):
@@ -112,15 +112,21 @@ def test_kernel_value_gradient_and_hessian_match_independent_formulas():
         is_log = np.array([1, 0, 1, 1])  # let_th linear here; logcap checked below
         g = np.zeros(4)
         H = np.zeros((4, 4))
+        dth = np.full(4, np.nan)
         f = _compiled._weibull_nll(phi, is_log, INF4, -INF4, x, FLUENCE, N, W, 2, g, H,
-                                   np.empty(4), np.empty((4, 4)), *NO_RESET)
+                                   np.empty(4), np.empty((4, 4)), *NO_RESET[:-1], dth)
+        # d theta / d phi for the caller's chain rule: theta for log, 1 for linear
+        np.testing.assert_allclose(dth, [theta[0], 1.0, theta[2], theta[3]], rtol=1e-15)
         cap = np.array([np.inf, 1.5, np.inf, np.inf])
         phi_c = phi.copy()
         phi_c[1] = np.log(cap[1] - theta[1])
+        dth_c = np.full(4, np.nan)
         f_c = _compiled._weibull_nll(phi_c, np.array([1, 2, 1, 1]), cap, -INF4, x, FLUENCE, N,
-                                     W, 0, g.copy(), H.copy(), np.empty(4), np.empty((4, 4)),
-                                     *NO_RESET)
+                                     W, 2, g.copy(), H.copy(), np.empty(4), np.empty((4, 4)),
+                                     *NO_RESET[:-1], dth_c)
         assert f_c == pytest.approx(f, rel=1e-13)
+        # logcap: theta = cap - exp(phi), d theta / d phi = -(cap - theta)
+        assert dth_c[1] == pytest.approx(-(cap[1] - theta[1]), rel=1e-13)
         H = np.triu(H) + np.triu(H, 1).T
         f_ref, g_ref = poisson_nll_grad(theta, x, FLUENCE, N)
         assert f == pytest.approx(f_ref, rel=1e-12, abs=1e-9)
@@ -353,11 +359,12 @@ def test_kernel_sets_sigma_sat_to_its_closed_form_conditional_optimum():
         assert a_model == pytest.approx(a_hand, rel=1e-14)
         phi = np.array([np.log(theta[0]), theta[1], np.log(theta[2]), np.log(theta[3])])
         kind = np.array([1, 0, 1, 1])
-        g, H = np.zeros(4), np.zeros((4, 4))
+        g, H, dth = np.zeros(4), np.zeros((4, 4)), np.zeros(4)
         f = _compiled._weibull_nll(phi, kind, INF4, -INF4, LET, FLUENCE, N, W, 2, g, H,
                                    np.empty(4), np.empty((4, 4)), True, -50.0, 50.0,
-                                   np.empty((4, LET.size)), _compiled._constants())
+                                   np.empty((4, LET.size)), _compiled._constants(), dth)
         assert np.exp(phi[0]) == pytest.approx(a_hand, rel=1e-13)
+        assert dth[0] == pytest.approx(a_hand, rel=1e-13)  # sigma_sat at its optimum
         assert abs(g[0]) * a_hand < 1e-9 * np.sum(N)  # stationary in sigma_sat
         f_ref = poisson_nll_grad(np.array([a_hand, *theta[1:]]), LET[W > 0], FLUENCE[W > 0],
                                  N[W > 0])[0]
@@ -370,7 +377,7 @@ def test_kernel_sets_sigma_sat_to_its_closed_form_conditional_optimum():
         _compiled._weibull_nll(phi2, kind, INF4, -INF4, LET, FLUENCE, N, W, 0, g, H,
                                np.empty(4), np.empty((4, 4)), True, -50.0,
                                np.log(a_hand) - 0.5, np.empty((4, LET.size)),
-                               _compiled._constants())
+                               _compiled._constants(), dth)
         assert phi2[0] == np.log(a_hand) - 0.5
 
 

@@ -174,7 +174,7 @@ def _unit_curve(d, s, logw, z_max):
 
 @_jit_inline
 def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a_lo, a_hi, S,
-                 cst):
+                 cst, dth):
     """Poisson NLL of the Weibull model at internal coordinates ``phi``.
 
     With ``order == 2`` also fills ``g`` (4,) and the upper triangle of ``H`` (4, 4):
@@ -186,16 +186,20 @@ def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a
     With ``prof`` (sigma_sat in log coordinates, free), ``phi[0]`` is first replaced by
     sigma_sat's conditional optimum at this shape, clipped to ``[a_lo, a_hi]`` (internal),
     as ``optimize._scale_reset`` does on the NumPy path.  ``S`` (4, n) is scratch.
-    ``cst``: :func:`_constants`.
+    ``cst``: :func:`_constants`.  With ``order == 2``, ``dth`` (4,) receives d theta / d phi
+    per parameter for the caller's chain rule (the exponentials are computed here anyway).
     """
     z_max = cst[_ZMAX]
     # Written out, not through a helper: a call per parameter costs reference counting
     # on its array arguments (measured +40 % per evaluation).  Only let_th (index 1) can
     # be "logcap"; the dispatch admits the Weibull's own transforms only.
     if kind[1] == 2:
-        L0 = max(cap[1] - math.exp(phi[1]), low[1])
+        e1 = math.exp(phi[1])
+        L0 = max(cap[1] - e1, low[1])
+        dL = -e1
     else:
         L0 = math.exp(phi[1]) if kind[1] == 1 else phi[1]
+        dL = L0 if kind[1] == 1 else 1.0
     s = math.exp(phi[2]) if kind[2] == 1 else phi[2]
     w = math.exp(phi[3]) if kind[3] == 1 else phi[3]
     if order == 2:
@@ -203,7 +207,13 @@ def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a
             g[i] = 0.0
             for j in range(4):
                 H[i, j] = 0.0
-    logw = math.log(w)
+        # (log and logcap: d theta / d phi is exp(phi) and -exp(phi))
+        dth[1] = dL
+        dth[2] = s if kind[2] == 1 else 1.0
+        dth[3] = w if kind[3] == 1 else 1.0
+    # log w straight from the coordinate where it is one: exp then log would put two
+    # transcendentals' latency on the critical path of every evaluation.
+    logw = phi[3] if kind[3] == 1 else math.log(w)
     inv_w = 1.0 / w
     # First pass: the curve at unit sigma_sat per run, kept in S for the second pass (and,
     # with prof, the sums that give sigma_sat's conditional optimum).
@@ -227,9 +237,24 @@ def _weibull_nll(phi, kind, cap, low, x, expo, N, W, order, g, H, J, Hm, prof, a
         S[3, i] = ez
         D += wi * ome * expo[i]
         tot += wi * N[i]
+    have_A = False
     if prof and D > 0.0 and tot > 0.0:
-        phi[0] = min(max(math.log(tot / D), a_lo), a_hi)
-    A = math.exp(phi[0]) if kind[0] == 1 else phi[0]
+        ratio = tot / D
+        v = math.log(ratio)
+        if v < a_lo:
+            phi[0] = a_lo
+        elif v > a_hi:
+            phi[0] = a_hi
+        else:
+            # The conditional optimum itself, not exp(log(.)) of it: the logarithm is
+            # then off the critical path (it only sets the coordinate).
+            phi[0] = v
+            A = ratio
+            have_A = True
+    if not have_A:
+        A = math.exp(phi[0]) if kind[0] == 1 else phi[0]
+    if order == 2:
+        dth[0] = A if kind[0] == 1 else 1.0
     total = 0.0
     for i in range(x.shape[0]):
         wi = W[i]
@@ -568,7 +593,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
     """Projected Newton on one row, in place on ``phi`` (internal coordinates).
 
     Mirrors ``optimize.minimize_batch`` step for step.  ``out_i`` receives
-    (status, n_iter, n_eval); returns (f, proj_grad, act_lo, act_hi).  ``V`` (12, 4),
+    (status, n_iter, n_eval); returns (f, proj_grad, act_lo, act_hi).  ``V`` (13, 4),
     ``M`` (7, 4, 4), ``Bw`` (5, 4) and ``S`` (4, n) are scratch (no allocation per row).
     ``prof_on``: sigma_sat at its conditional optimum at every evaluated point.
     ``known`` (4,): with ``has_known``, a known optimum of the row's objective (internal
@@ -583,7 +608,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
     """
     p = 4
     g, gi, gf, step, push, trial, s_lo, s_hi = V[0], V[1], V[2], V[3], V[4], V[5], V[6], V[7]
-    g2, J, dth, evals = V[8], V[9], V[10], V[11]
+    g2, J, dth, evals, dth2 = V[8], V[9], V[10], V[11], V[12]
     H, Hi, Hf, H2, Hm, evecs, Hwork = M[0], M[1], M[2], M[3], M[4], M[5], M[6]
     free, fixed, pinned, act_lo, act_hi = Bw[0], Bw[1], Bw[2], Bw[3], Bw[4]
     for k in range(p):
@@ -597,7 +622,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
     prof = kind[0] == 1 and not fixed[0] and prof_on
     # The start is evaluated with derivatives: the first iteration needs them.
     f = _weibull_nll(phi, kind, cap, low, x, expo, N, W, 2, g, H, J, Hm, prof, lo_i[0], hi_i[0],
-                     S, cst)
+                     S, cst, dth)
     have_derivs = True
     n_eval = 1
     n_iter = 0
@@ -629,22 +654,15 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
                 break
         if not have_derivs:
             _weibull_nll(phi, kind, cap, low, x, expo, N, W, 2, g, H, J, Hm, prof, lo_i[0],
-                         hi_i[0], S, cst)
+                         hi_i[0], S, cst, dth)
             n_eval += 1
         have_derivs = False
         n_iter += 1
         for a in range(p):
             for b in range(a + 1, p):
                 H[b, a] = H[a, b]
-        # Chain rule to internal coordinates; for log and logcap d2 theta / d phi2 equals
-        # d theta / d phi (exp(phi) and -exp(phi)).
-        for a in range(p):
-            if kind[a] == 1:
-                dth[a] = math.exp(phi[a])
-            elif kind[a] == 2:
-                dth[a] = -math.exp(phi[a])
-            else:
-                dth[a] = 1.0
+        # Chain rule to internal coordinates (dth from the evaluation at phi); for log and
+        # logcap d2 theta / d phi2 equals d theta / d phi (exp(phi) and -exp(phi)).
         for a in range(p):
             gi[a] = g[a] * dth[a]
             for b in range(p):
@@ -758,7 +776,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
                 slope += gi[a] * (t - phi[a]) if push[a] != 0.0 else gf[a] * (t - phi[a])
             first = _ls == 0
             ft = _weibull_nll(trial, kind, cap, low, x, expo, N, W, 2, g2, H2, J, Hm, prof,
-                              lo_i[0], hi_i[0], S, cst)
+                              lo_i[0], hi_i[0], S, cst, dth2)
             n_eval += 1
             armijo = f_old + 1e-4 * slope
             gain = f_old - ft
@@ -770,6 +788,7 @@ def _solve_one(phi, lo_i, hi_i, kind, low, cap, x, expo, N, W, kj, kv, tol, max_
                 have_derivs = True
                 for a in range(p):
                     g[a] = g2[a]
+                    dth[a] = dth2[a]
                     for b in range(p):
                         H[a, b] = H2[a, b]
                 break
@@ -899,7 +918,7 @@ def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kink
     _solve_all(phi, _c(lo_i), _c(hi_i), _c(kind, np.int64), _c(lows), _c(caps), _c(x), _c(expo),
                _c(N), _c(W), _c(data_row, np.int64), kj, _c(kv), live, float(tol), int(max_iter),
                bool(scale_reset), _constants(), near, near_f, float(radius), float(excess),
-               float(below), fun, proj_grad, ints, act_lo, act_hi, np.empty((12, 4)),
+               float(below), fun, proj_grad, ints, act_lo, act_hi, np.empty((13, 4)),
                np.empty((4, np.shape(x)[0])), np.empty((7, 4, 4)), np.empty((5, 4), np.bool_),
                np.empty(kv.shape[0]))
     return phi, fun, proj_grad, ints[:, 0], ints[:, 1], ints[:, 2], act_lo, act_hi
