@@ -275,15 +275,19 @@ def test_profiled_nll_shared_is_profiled_nll_of_each_datasets_group_points():
     # floor, where the NLL is not A D - total log A - sum W N log(S E) and each run is
     # taken in turn.
     from seufit.likelihood import LAMBDA_FLOOR
+    from seufit.optimize import solver_backend
 
     x, E, lo, hi, obj = _three_datasets()
     pts = np.array([[[1.0, 1.0, 1.5, 20.0], [1.0, 3.0, 0.5, 5.0], [1.0, 4.0 - 1e-12, 10.0, 100.0]],
                     [[1.0, 2.0, 2.0, 10.0], [1.0, 5.0, 0.5, 3.0], [1.0, 7.9, 0.2, 1.0]]])
     group = np.array([0, 1, 0])
-    got_pts, got = WEIBULL4.profiled_nll_shared(obj, pts, group, lo, hi)
-    ref_pts, ref = WEIBULL4.profiled_nll(obj, pts[group], lo, hi)
+    with solver_backend("numpy"):  # the reference: the model's functions at every run
+        ref_pts, ref = WEIBULL4.profiled_nll(obj, pts[group], lo, hi)
     lam = ref_pts[0, 2, 0] * WEIBULL4.value(np.r_[1.0, ref_pts[0, 2, 1:]][None], x)[0] * E
     assert lam[0] < LAMBDA_FLOOR  # the floor case is covered
-    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-10)
-    np.testing.assert_allclose(got_pts, ref_pts, rtol=1e-12)
-    assert got_pts[2, 0, 0] < hi[2, 0]  # clipped inside, as profiled_nll does
+    for solver in ("auto", "numpy"):  # compiled (where numba is) and NumPy
+        with solver_backend(solver):
+            got_pts, got = WEIBULL4.profiled_nll_shared(obj, pts, group, lo, hi)
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-10)
+        np.testing.assert_allclose(got_pts, ref_pts, rtol=1e-12)
+        assert got_pts[2, 0, 0] < hi[2, 0]  # clipped inside, as profiled_nll does

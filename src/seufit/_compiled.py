@@ -1087,3 +1087,52 @@ def profiled_nll(pts, x, expo, N, W, a_lo, a_hi):
     nll = np.empty(pts.shape[:2])
     _profiled_all(pts, _c(x), _c(expo), _c(N), _c(W), _c(a_lo), _c(a_hi), _constants(), nll)
     return pts, nll
+
+
+@_jit
+def _profiled_shared_all(SE, logSE, group, N, W, a_lo, a_hi, floor, A_out, nll):
+    m, n = N.shape
+    C = SE.shape[1]
+    for b in range(m):
+        g = group[b]
+        total = 0.0
+        for i in range(n):
+            total += W[b, i] * N[b, i]
+        for c in range(C):
+            D = 0.0
+            s = 0.0
+            hit_min = np.inf
+            for i in range(n):
+                wn = W[b, i] * N[b, i]
+                se = SE[g, c, i]
+                D += W[b, i] * se
+                s += wn * logSE[g, c, i]
+                if wn > 0.0:
+                    hit_min = min(hit_min, se)
+            A = total / D if D > 0.0 else np.inf
+            A = min(max(A, a_lo[b]), a_hi[b])
+            f = A * D - total * math.log(A) - s
+            if not (A * hit_min >= floor) or not math.isfinite(f):
+                # A run with events below the likelihood's floor: run by run
+                f = 0.0
+                for i in range(n):
+                    lam = A * SE[g, c, i]
+                    term = lam
+                    if N[b, i] > 0.0:
+                        term -= N[b, i] * math.log(max(lam, floor))
+                    f += W[b, i] * term
+            A_out[b, c] = A
+            nll[b, c] = f
+
+
+def profiled_nll_shared(SE, logSE, group, N, W, a_lo, a_hi):
+    """``Weibull4.profiled_nll_shared`` compiled, from the curves at unit sigma_sat times
+    the exposure ``SE (P, C, n)`` and their logarithm: sigma_sat ``(m, C)`` and NLL
+    ``(m, C)`` of dataset b at its group's points ``group[b]`` (the same formulas)."""
+    m = N.shape[0]
+    C = SE.shape[1]
+    A = np.empty((m, C))
+    nll = np.empty((m, C))
+    _profiled_shared_all(_c(SE), _c(logSE), _c(group, np.int64), _c(N), _c(W), _c(a_lo),
+                         _c(a_hi), float(_lik.LAMBDA_FLOOR), A, nll)
+    return A, nll
