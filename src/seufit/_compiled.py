@@ -868,8 +868,11 @@ def _solve_all(phi, lo_i, hi_i, kind, lows, caps, x, expo, N, W, data_row, kj, k
         for a in range(4):
             if not math.isfinite(near_r[a]):
                 has_known = False
-        # (a known point on a kink arrives as NaN: optimize.minimize_batch drops it)
         side = _kink_side(near_r[kj], kvi) if kj >= 0 and has_known else 0
+        if side % 2 == 1:
+            # A known point pinned on a kink is no smooth optimum: another row there may
+            # leave the kink on the other side (as optimize.minimize_batch drops it).
+            has_known = False
         f, pg, alo, ahi = _solve_one(phi_r, lo_r, hi_r, kind, lows[r], caps[r], x, expo, N[d],
                                      W[d], kj, kvi, tol, max_iter, ints[r], V, M, Bw, S, prof_on,
                                      cst, near_r, has_known, side, near_f[r], radius, excess,
@@ -899,7 +902,7 @@ def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kink
     dataset of each row; ``kinks``: ``(index, values)`` or None, ``live (R, K)`` the kinks
     of each row's objective (None: all); ``scale_reset``: sigma_sat at its conditional
     optimum at every evaluated point; ``near (R, 4)``: a known optimum per row in internal
-    coordinates (NaN: none; never one on a kink), ``near_f (R,)`` its NLL, joined within
+    coordinates (NaN: none; one on a kink is dropped), ``near_f (R,)`` its NLL, joined within
     ``radius``, ``excess`` above and ``below`` below it (status 4).
 
     Returns ``phi, fun, proj_grad, status, n_iter, n_eval, act_lo, act_hi``.

@@ -381,13 +381,13 @@ def minimize_batch(
         ok = np.isfinite(near).all(axis=1)
         near_i = np.full((B, p), np.nan)
         near_i[ok] = np.clip(co.internal(near[ok], every[ok]), lo_i[ok], hi_i[ok])
-        if kinks is not None:
-            kvi_all = _live(co.kinks(kinks[0], kinks[1], every), live_rows, every)
-            near_side = _kink_side(near_i[:, kinks[0]], kvi_all)
-            # A point pinned on a kink is no smooth optimum: another row there may leave
-            # the kink on the other side.
-            near_i[near_side % 2 == 1] = np.nan
     spec = _compiled_spec(objective, p, data_rows)
+    if near_i is not None and kinks is not None and spec is None:
+        kvi_all = _live(co.kinks(kinks[0], kinks[1], every), live_rows, every)
+        near_side = _kink_side(near_i[:, kinks[0]], kvi_all)
+        # A point pinned on a kink is no smooth optimum: another row there may leave the
+        # kink on the other side.  (The compiled kernel drops such a point itself.)
+        near_i[near_side % 2 == 1] = np.nan
     if spec is not None:
         from ._compiled import solve_rows
 
