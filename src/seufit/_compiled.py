@@ -928,7 +928,7 @@ def solve_rows(x, expo, N, W, phi0, lo_i, hi_i, kind, lows, caps, data_row, kink
 
 
 @_jit
-def _screen_all(SE_T, logSE_T, grid, N, W, Wp, pat, lo, hi, k, idx, best, A_out):
+def _screen_all(SE_T, logSE_T, gridT, N, W, Wp, pat, lo, hi, k, idx, best, A_out):
     n, G = SE_T.shape
     # sum_i W S E of every grid point depends on a dataset's weights only, and datasets
     # share a few weight patterns (which runs are left out): once per pattern, with its
@@ -978,11 +978,13 @@ def _screen_all(SE_T, logSE_T, grid, N, W, Wp, pat, lo, hi, k, idx, best, A_out)
                 val[gg] = a_hi * D - total * l_hi - S2v[gg]
             else:
                 val[gg] = c0 + total * logDp[pb, gg] - S2v[gg]
-        for q in range(1, grid.shape[1]):
+        for q in range(1, gridT.shape[0]):
+            # (the grid transposed: each parameter's values contiguous, so that this test
+            # vectorises; measured 0.9 -> 0.2 us per replicate on the sparse dataset)
             lq = lo[b, q]
             hq = hi[b, q]
             for gg in range(G):
-                if grid[gg, q] < lq or grid[gg, q] > hq:
+                if gridT[q, gg] < lq or gridT[q, gg] > hq:
                     val[gg] = np.inf
         for j in range(k):
             idx[b, j] = -1
@@ -1039,7 +1041,7 @@ def screen_topk(SE, logSE, grid, N, W, lo, hi, k):
     best = np.empty((B, k))
     A = np.empty((B, k))
     Wp, pat = weight_patterns(W)
-    _screen_all(_c(SE.T), _c(logSE.T), _c(grid), _c(N), _c(W), _c(Wp), _c(pat, np.int64),
+    _screen_all(_c(SE.T), _c(logSE.T), _c(grid.T), _c(N), _c(W), _c(Wp), _c(pat, np.int64),
                 _c(lo), _c(hi), int(k), idx, best, A)
     return idx, best, A
 
