@@ -309,22 +309,36 @@ def test_a_kinked_dense_replicate_reaches_its_let_th_zero_optimum(solver):
     assert run(replicate_starts(fr)).nll[0] > ref + 1.0
 
 
-def test_only_dense_data_with_a_kink_in_its_box_gets_the_face_start(monkeypatch):
+def test_which_data_get_the_face_start_and_the_kink_corner(monkeypatch):
+    # The face start: data with a kink in the box (a zero-event run kept in by
+    # zeros="include"); the kink corner besides: sparse data (< 50 events) of that kind.
+    import pandas as pd
+
     import seufit.uncertainty.bootstrap as bs
 
     seen = []
     real = bs.fit_counts
 
     def spy(model, x, expo, counts, starts, **kw):
-        seen.append(np.asarray(starts).copy())
+        seen.append((np.asarray(starts).copy(), kw["kink_corner"]))
         return real(model, x, expo, counts, starts, **kw)
 
     monkeypatch.setattr(bs, "fit_counts", spy)
     kinked = seufit.fit("example:bootstrap_article", zeros="include")
-    seufit.bootstrap(kinked, n_boot=20, seed=1)
-    assert seen[-1].shape[0] == 2 and seen[-1][1, 1] == kinked.bounds[0][1]
+    boot = seufit.bootstrap(kinked, n_boot=20, seed=1)
+    assert seen[-1][0].shape[0] == 2 and seen[-1][0][1, 1] == kinked.bounds[0][1]
+    assert not seen[-1][1] and not boot.provenance["options"]["kink_corner"]
     seufit.bootstrap(seufit.fit("example:bootstrap_article"), n_boot=20, seed=1)  # exclude
-    assert seen[-1].shape[0] == 1
+    assert seen[-1][0].shape[0] == 1 and not seen[-1][1]
+    # The benchmark's 30-event dataset: no event at LET 2, inside the let_th box [0, 4].
+    sparse = pd.DataFrame({"let": [2.0, 4.0, 8.0, 14.0, 22.0, 35.0, 50.0, 70.0],
+                           "fluence": 1e7, "events": [0, 2, 2, 4, 8, 3, 7, 4]})
+    fr = seufit.fit(sparse, zeros="include")
+    boot = seufit.bootstrap(fr, n_boot=20, seed=1)
+    assert seen[-1][0].shape[0] == 2 and seen[-1][0][1, 1] == fr.bounds[0][1]
+    assert seen[-1][1] and boot.provenance["options"]["kink_corner"]
+    seufit.bootstrap(seufit.fit(sparse), n_boot=20, seed=1)  # exclude: neither
+    assert seen[-1][0].shape[0] == 1 and not seen[-1][1]
 
 
 def test_archive_is_byte_identical_and_a_standard_npz(tmp_path, cic_boot):

@@ -397,3 +397,65 @@ def test_shape_box_groups_only_group_datasets_with_one_box():
     # Weights other than 0/1: no grouping.
     assert _shape_box_groups(PoissonObjective(WEIBULL4, LET, PHI, counts, 0.5 * W), lo,
                              hi) is None
+
+
+# The benchmark's 30-event dataset under zeros="include": its data fit's MLE and its
+# optimum with let_th on 0 (bootstrap.lower_face_start), the replicates' shared starts.
+SPARSE_LET = np.array([2.0, 4.0, 8.0, 14.0, 22.0, 35.0, 50.0, 70.0])
+SPARSE_STARTS = np.array([[5.34582220e-07, 2.0, 8.96532472e-01, 6.68474954e+00],
+                          [5.35123566e-07, 0.0, 1.69617538e+00, 9.70093679e+00]])
+
+
+@pytest.mark.parametrize("solver", ["auto", "numpy"])
+@pytest.mark.parametrize("counts", [[0, 2, 0, 2, 5, 6, 8, 11], [0, 0, 4, 2, 5, 5, 4, 3]])
+def test_the_kink_corner_start_reaches_an_optimum_just_above_a_zero_event_run(solver, counts):
+    # Replicates 624 of seed 5 and 1006 of seed 6 (studies/replicates_at_optimum.py
+    # --zeros include --datasets sparse_30): their optimum has let_th on the highest
+    # zero-event LET below the cap (2, and 4), every other start ends 0.010 and 0.006 NLL
+    # above it.  The independent reference finds it.
+    from reference import brute_force_profiled
+
+    from seufit.optimize import solver_backend
+
+    phi = np.full(SPARSE_LET.size, 1e7)
+    n = np.array(counts, float)
+    ref, theta_ref = brute_force_profiled(SPARSE_LET, phi, n)
+    k = SPARSE_LET[np.flatnonzero(n)[0] - 1]  # highest zero-event LET below the cap
+    assert theta_ref[1] == pytest.approx(k, abs=1e-3)
+    grid = WEIBULL4.screen_grid((np.array([4e-7, 0.0, 0.1, 0.1]),
+                                 np.array([8e-6, 4.0, 10.0, 136.0])))
+
+    def run(kink_corner):
+        with solver_backend(solver):
+            return fit_counts(WEIBULL4, SPARSE_LET, phi, n[None], SPARSE_STARTS,
+                              zeros="include", screen=grid, corner_start=True,
+                              kink_corner=kink_corner, tol=1e-10)
+
+    r = run(True)
+    assert r.cause[0] == 0 and r.nll[0] <= ref + 1e-6
+    assert run(False).nll[0] > ref + 5e-3  # without it (so the check above can fail)
+
+
+def test_kink_corner_points_sit_just_above_the_highest_kink_inside_each_box():
+    from seufit.estimator import _kink_corner_starts
+
+    phi = np.full(SPARSE_LET.size, 1e7)
+    N = np.array([[0, 2, 0, 2, 5, 6, 8, 11],   # kink at 2 inside (0, 4)
+                  [0, 0, 4, 2, 5, 5, 4, 3],    # kinks at 2 and 4 inside (0, 8): 4
+                  [1, 2, 2, 4, 8, 3, 7, 4.0]])  # cap 2: no kink inside
+    for zeros in ("include", "exclude"):
+        W = np.ones_like(N) if zeros == "include" else (N > 0).astype(float)
+        lo, hi = WEIBULL4.batch_bounds(SPARSE_LET, N, phi, W)
+        obj = PoissonObjective(WEIBULL4, SPARSE_LET, phi, N, W)
+        row, th0 = _kink_corner_starts(WEIBULL4, obj, lo, hi)
+        if zeros == "exclude":  # a run left out is no kink
+            assert row.size == 0
+            continue
+        assert row.tolist() == [0, 1]
+        for r, t, k in zip(row, th0, (2.0, 4.0)):
+            width = hi[r, 1] - lo[r, 1]
+            assert k + 1e-6 * width * (1 - 1e-9) <= t[1] <= k + 1e-4 * width * (1 + 1e-9)
+            assert np.all(t >= lo[r]) and np.all(t <= hi[r])
+            # sigma_sat at its conditional optimum for that shape
+            opt = WEIBULL4.scale_optimum(t[None], SPARSE_LET, phi, N[r], W[r])[0]
+            assert t[0] == pytest.approx(opt, rel=1e-9)

@@ -721,12 +721,12 @@ def _band(r: BootstrapResult, D, cl: float, n_grid: int = 60, pool=None):
 
 def _fit_chunk(payload):
     (model, x, expo, counts, starts, zeros, tol, grid, extra, bounds, corner, kink_starts,
-     solver) = payload
+     kink_corner, solver) = payload
 
     def run():
         return fit_counts(model, x, expo, counts, starts, zeros=zeros, tol=tol, screen=grid,
                           extra_starts=extra, bounds=bounds, corner_start=corner,
-                          kink_starts=kink_starts)
+                          kink_starts=kink_starts, kink_corner=kink_corner)
 
     # The parent's solver path (SEUFIT_SOLVER / solver_backend) holds in every worker too.
     # A thread of the parent already has it: the process-wide setting is then left alone
@@ -896,7 +896,10 @@ def bootstrap(
     extra_starts = int(extra_starts)
     corner = bool(sparse or kinked)
     kink_starts = not kinked
-    if kinked:
+    # Sparse data with such a kink: each replicate also starts from its best point just
+    # above its highest kink (estimator._kink_corner_starts), and all from the face below.
+    kink_corner = sparse and _data_kink_in_box(fit_result)
+    if kinked or kink_corner:
         # ... and its optimum on the let_th = lower bound face as a second shared start
         starts = np.vstack([starts, lower_face_start(fit_result)])
     if sparse and hasattr(fit_result.model, "screen_grid"):
@@ -917,7 +920,7 @@ def bootstrap(
             drawn.append(c)
             yield (fit_result.model, fd.let, fd.exposure, c, starts, fit_result.zeros, tol,
                    grid, extra_starts, fit_result.bounds if fit_result.user_bounds else None,
-                   corner, kink_starts, solver)
+                   corner, kink_starts, kink_corner, solver)
 
     # The compiled kernels release the GIL: threads then do what processes do, without
     # starting workers or copying the counts.  The NumPy path (forced, or a model the
@@ -940,7 +943,8 @@ def bootstrap(
     options = {"n_boot": n_boot, "config": config, "ci": ci, "cl": cl,
                "acceleration": acceleration, "zeros": fit_result.zeros, "tol": tol,
                "n_starts": len(starts), "extra_starts": extra_starts, "corner_start": corner,
-               "kink_starts": kink_starts, "screen_grid": len(grid), **fit_options(fit_result)}
+               "kink_starts": kink_starts, "kink_corner": kink_corner, "screen_grid": len(grid),
+               **fit_options(fit_result)}
     units = list(fit_result.model.units)
     if fit_result.model.names[:1] == ("sigma_sat",):
         units[0] = fit_result.data.sigma_unit
