@@ -63,7 +63,8 @@ def _has_nrt_option() -> bool:
 
 _HAS_NRT_OPTION = AVAILABLE and _has_nrt_option()
 
-__all__ = ["AVAILABLE", "solve_rows", "screen_topk", "profiled_nll", "backend_info"]
+__all__ = ["AVAILABLE", "solve_rows", "screen_topk", "profiled_nll", "profiled_nll_shared",
+           "backend_info"]
 
 
 
@@ -169,7 +170,7 @@ def _unit_curve(d, s, logw, z_max):
         ome = -math.expm1(-z)
         return ell, z, ome, 1.0 - ome
     # exp(-z) is exactly 0 beyond z = 745.13; glibc gets there through its underflow path
-    # (errno), which perf showed at several % of the solver's time: 0 directly.
+    # (errno; perf: 1-2 % of the solver's samples, and its slow path): 0 directly.
     ez = math.exp(-z) if z < 746.0 else 0.0
     return ell, z, 1.0 - ez, ez
 

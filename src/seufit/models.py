@@ -376,7 +376,7 @@ class Weibull4(Model):
         if compiled_enabled() and compiled_applies(self):
             from . import _compiled
 
-            # (measured on 5,000 sparse replicates, 16 points each: 1.6 -> 0.1 us each)
+            # (5,000 sparse replicates x 16 points: 26 -> 8 ms per 20,000 for this method)
             A, nll = _compiled.profiled_nll_shared(SE, logSE, group, N, W, a_lo[:, 0],
                                                    a_hi[:, 0])
             out = points[group]
