@@ -194,25 +194,34 @@ def test_dispatch_only_for_the_builtin_weibull_poisson_objective():
             pass
 
 
+def _symmetric(rng, p, k):
+    """A symmetric p x p matrix with eigenvalues over 16 decades, every 10th k with a
+    repeated one."""
+    Q = np.linalg.qr(rng.normal(size=(p, p)))[0]
+    lam = rng.normal(size=p) * 10.0 ** rng.uniform(-8, 8, size=p)
+    if k % 10 == 0:
+        lam[1] = lam[0]  # repeated eigenvalue
+    A = (Q * lam) @ Q.T
+    return 0.5 * (A + A.T)
+
+
+def _assert_eigen(A, evals, evecs):
+    """Eigenvalues as LAPACK's, A V = V diag(evals), V orthonormal."""
+    ref = np.linalg.eigvalsh(A)
+    np.testing.assert_allclose(np.sort(evals), ref, rtol=0, atol=1e-13 * np.abs(ref).max())
+    np.testing.assert_allclose(A @ evecs, evecs * evals, rtol=0, atol=1e-12 * np.abs(ref).max())
+    np.testing.assert_allclose(evecs.T @ evecs, np.eye(len(A)), atol=1e-13)
+
+
 def test_jacobi_eigendecomposition_matches_lapack():
     rng = np.random.default_rng(4)
     evals, evecs, work = np.empty(4), np.empty((4, 4)), np.empty((4, 4))
     for k in range(200):
-        Q = np.linalg.qr(rng.normal(size=(4, 4)))[0]
-        lam = rng.normal(size=4) * 10.0 ** rng.uniform(-8, 8, size=4)
-        if k % 10 == 0:
-            lam[1] = lam[0]  # repeated eigenvalue
-        A = (Q * lam) @ Q.T
-        A = 0.5 * (A + A.T)
+        A = _symmetric(rng, 4, k)
         garbage = A.copy()  # the routine reads the upper triangle only
         garbage[np.tril_indices(4, -1)] = np.nan
         _compiled._sym_eig(garbage, evals, evecs, work)
-        ref = np.linalg.eigvalsh(A)
-        np.testing.assert_allclose(np.sort(evals), ref, rtol=0, atol=1e-13 * np.abs(ref).max())
-        # A V = V diag(evals), V orthonormal
-        np.testing.assert_allclose(A @ evecs, evecs * evals, rtol=0,
-                                   atol=1e-12 * np.abs(ref).max())
-        np.testing.assert_allclose(evecs.T @ evecs, np.eye(4), atol=1e-13)
+        _assert_eigen(A, evals, evecs)
 
 
 def test_scalar_jacobi_3x3_is_the_array_form_and_matches_lapack():
@@ -220,22 +229,14 @@ def test_scalar_jacobi_3x3_is_the_array_form_and_matches_lapack():
     rng = np.random.default_rng(5)
     evals, evecs, work = np.empty(3), np.empty((3, 3)), np.empty((3, 3))
     for k in range(300):
-        Q = np.linalg.qr(rng.normal(size=(3, 3)))[0]
-        lam = rng.normal(size=3) * 10.0 ** rng.uniform(-8, 8, size=3)
-        if k % 10 == 0:
-            lam[1] = lam[0]  # repeated eigenvalue
-        A = (Q * lam) @ Q.T
-        A = 0.5 * (A + A.T)
+        A = _symmetric(rng, 3, k)
         if k % 7 == 0:
             A[0, 1] = A[1, 0] = 0.0  # a pair already zero: no rotation
         out = _compiled._eig3(A[0, 0], A[0, 1], A[0, 2], A[1, 1], A[1, 2], A[2, 2])
         ev, V = np.array(out[:3]), np.array(out[3:]).reshape(3, 3)
         _compiled._sym_eig(A, evals, evecs, work)
         assert np.array_equal(ev, evals) and np.array_equal(V, evecs)
-        ref = np.linalg.eigvalsh(A)
-        np.testing.assert_allclose(np.sort(ev), ref, rtol=0, atol=1e-13 * np.abs(ref).max())
-        np.testing.assert_allclose(A @ V, V * ev, rtol=0, atol=1e-12 * np.abs(ref).max())
-        np.testing.assert_allclose(V.T @ V, np.eye(3), atol=1e-13)
+        _assert_eigen(A, ev, V)
 
 
 def test_cholesky_step_is_the_newton_step_and_refuses_an_indefinite_matrix():

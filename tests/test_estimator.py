@@ -447,7 +447,7 @@ def test_kink_corner_points_sit_just_above_the_highest_kink_inside_each_box():
         W = np.ones_like(N) if zeros == "include" else (N > 0).astype(float)
         lo, hi = WEIBULL4.batch_bounds(SPARSE_LET, N, phi, W)
         obj = PoissonObjective(WEIBULL4, SPARSE_LET, phi, N, W)
-        row, th0 = _kink_corner_starts(WEIBULL4, obj, lo, hi)
+        row, th0 = _kink_corner_starts(WEIBULL4, obj, lo, hi, obj.kinks)
         if zeros == "exclude":  # a run left out is no kink
             assert row.size == 0
             continue

@@ -473,6 +473,12 @@ def _rotation(app, aqq, apq):
 
 
 @_jit_inline
+def _turn(c, s, a, b):
+    """The pair ``(a, b)`` rotated by the Jacobi rotation (c, s): ``(c a - s b, s a + c b)``."""
+    return c * a - s * b, s * a + c * b
+
+
+@_jit_inline
 def _eig3(a00, a01, a02, a11, a12, a22):
     """:func:`_sym_eig` for a 3 x 3 matrix given by its upper triangle, on scalars (the
     same rotations in the same order; a third less time than the array form).
@@ -497,28 +503,28 @@ def _eig3(a00, a01, a02, a11, a12, a22):
             a00 -= t * a01
             a11 += t * a01
             a01 = 0.0
-            a02, a12 = c * a02 - s * a12, s * a02 + c * a12
-            v00, v01 = c * v00 - s * v01, s * v00 + c * v01
-            v10, v11 = c * v10 - s * v11, s * v10 + c * v11
-            v20, v21 = c * v20 - s * v21, s * v20 + c * v21
+            a02, a12 = _turn(c, s, a02, a12)
+            v00, v01 = _turn(c, s, v00, v01)
+            v10, v11 = _turn(c, s, v10, v11)
+            v20, v21 = _turn(c, s, v20, v21)
         if a02 != 0.0:  # pair (0, 2); the third index is 1
             t, c, s = _rotation(a00, a22, a02)
             a00 -= t * a02
             a22 += t * a02
             a02 = 0.0
-            a01, a12 = c * a01 - s * a12, s * a01 + c * a12
-            v00, v02 = c * v00 - s * v02, s * v00 + c * v02
-            v10, v12 = c * v10 - s * v12, s * v10 + c * v12
-            v20, v22 = c * v20 - s * v22, s * v20 + c * v22
+            a01, a12 = _turn(c, s, a01, a12)
+            v00, v02 = _turn(c, s, v00, v02)
+            v10, v12 = _turn(c, s, v10, v12)
+            v20, v22 = _turn(c, s, v20, v22)
         if a12 != 0.0:  # pair (1, 2); the third index is 0
             t, c, s = _rotation(a11, a22, a12)
             a11 -= t * a12
             a22 += t * a12
             a12 = 0.0
-            a01, a02 = c * a01 - s * a02, s * a01 + c * a02
-            v01, v02 = c * v01 - s * v02, s * v01 + c * v02
-            v11, v12 = c * v11 - s * v12, s * v11 + c * v12
-            v21, v22 = c * v21 - s * v22, s * v21 + c * v22
+            a01, a02 = _turn(c, s, a01, a02)
+            v01, v02 = _turn(c, s, v01, v02)
+            v11, v12 = _turn(c, s, v11, v12)
+            v21, v22 = _turn(c, s, v21, v22)
     return a00, a11, a22, v00, v01, v02, v10, v11, v12, v20, v21, v22
 
 

@@ -148,6 +148,7 @@ def fit_counts(
         hi = np.broadcast_to(np.asarray(bounds[1], float), (Nv.shape[0], p)).copy()
     m = v.size
     obj = PoissonObjective(model, x, exposure, Nv, weights)
+    kinks = obj.kinks
     # Rows of the batch: every dataset with every shared start ...
     row = np.repeat(np.arange(m), K)
     th0 = np.tile(starts, (m, 1))
@@ -168,7 +169,7 @@ def fit_counts(
     is_corner = np.zeros(row.size, bool)
     if corner is not None:
         is_corner[-m:] = True
-        kc_row, kc_th0 = (_kink_corner_starts(model, obj, lo, hi) if kink_corner
+        kc_row, kc_th0 = (_kink_corner_starts(model, obj, lo, hi, kinks) if kink_corner
                           else (np.zeros(0, int), np.zeros((0, p))))
         if kc_row.size:
             row = np.concatenate([row, kc_row])
@@ -183,7 +184,6 @@ def fit_counts(
     # less time).  With corner_start (sparse data) it still splits the range: the likelihood
     # of a few events is multimodal in let_th there (6,000 replicates of the benchmark's
     # 30-event dataset: 2 misses with these starts, 3 without; docs/bootstrap.md).
-    kinks = obj.kinks
     k_row, k_th0 = _kink_interval_starts(kinks if kink_starts else None, lo, hi, starts[0],
                                          corner_start)
     if k_row.size:
@@ -221,19 +221,18 @@ def fit_counts(
     return BatchFit(theta, nll, cause, n_iter)
 
 
-def _kink_corner_starts(model, obj, lo, hi):
+def _kink_corner_starts(model, obj, lo, hi, kinks):
     """Each dataset's best "kink corner" point, for the datasets with a live kink of the
     threshold strictly inside their box (a zero-event run kept in the likelihood, below
     the lowest LET with events): the corner points (``Model.corner_points``) with let_th
     1e-6 and 1e-4 of the box width *above* the highest such kink instead of below the cap,
-    sigma_sat at its conditional optimum.  Returns ``(row, th0)``.
+    sigma_sat at its conditional optimum.  ``kinks``: ``obj.kinks``.  Returns ``(row, th0)``.
 
     A step just above a zero-event run's LET gives that run almost no expected events:
     sparse replicates under ``zeros="include"`` often have their optimum there, with
     other (s, w) than the fit that stopped on the kink.  Measured (docs/bootstrap.md): 8,000
     sparse replicates, 10 -> 5 misses for 16 % more time in ``fit_counts``.
     """
-    kinks = obj.kinks
     p = lo.shape[1]
     none = np.zeros(0, int), np.zeros((0, p))
     if kinks is None or len(kinks) < 3 or not hasattr(model, "corner_points"):
